@@ -1,0 +1,1 @@
+"""Old import paths, kept as thin re-exports of `services.*` during the migration."""

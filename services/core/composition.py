@@ -1,0 +1,141 @@
+"""Build an arq worker settings class from blueprints.
+
+arq reads a settings class's *own* ``__dict__`` (inherited attributes are silently
+ignored) and keys functions by name (a second function with the same name silently
+replaces the first). `build_worker_settings` therefore writes every attribute onto a fresh
+class and refuses duplicate names across blueprints before building anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from arq.worker import Function, func
+
+from services.core.blueprint import Blueprint, Ctx, DuplicateNameError, Hook
+from services.core.redis import redis_settings_from
+from services.core.resources import core_blueprint
+from services.core.serialization import JobDeserializer, job_serializer
+from services.core.settings import Settings
+
+logger = logging.getLogger("ai_worker.core")
+
+
+def check_unique_names(blueprints: Sequence[Blueprint]) -> None:
+    """Raise `DuplicateNameError` naming both owners when two blueprints share a name."""
+    owners: dict[str, str] = {}
+    for blueprint in blueprints:
+        for name in blueprint.names():
+            if name in owners:
+                raise DuplicateNameError(
+                    f"job name {name!r} is registered by both blueprint {owners[name]!r} "
+                    f"and blueprint {blueprint.name!r}"
+                )
+            owners[name] = blueprint.name
+
+
+def arq_functions(blueprints: Sequence[Blueprint]) -> list[Function]:
+    """One arq `Function` per name and alias, each bound to its coroutine."""
+    return [
+        func(
+            job.coroutine,  # type: ignore[arg-type]  # arq types it as a Protocol
+            name=name,
+            timeout=job.timeout,
+            max_tries=job.max_tries,
+            keep_result=job.keep_result,
+        )
+        for blueprint in blueprints
+        for job in blueprint.functions
+        for name in job.names
+    ]
+
+
+def chain_startup(blueprints: Sequence[Blueprint], settings: Settings) -> Hook:
+    """One startup hook running every blueprint's hooks in order on a shared ctx.
+
+    If a hook fails, the shutdown hooks of blueprints already started run (in reverse)
+    before the error propagates, so no resource is left open.
+    """
+
+    async def on_startup(ctx: Ctx) -> None:
+        ctx["settings"] = settings
+        started: list[Blueprint] = []
+        try:
+            for blueprint in blueprints:
+                for hook in blueprint.on_startup:
+                    await hook(ctx)
+                started.append(blueprint)
+        except BaseException:
+            await _run_shutdown(reversed(started), ctx)
+            raise
+        logger.info(
+            "worker %s ready",
+            ctx.get("worker_id"),
+            extra={"fields": {"blueprints": [b.name for b in blueprints]}},
+        )
+
+    return on_startup
+
+
+def chain_shutdown(blueprints: Sequence[Blueprint]) -> Hook:
+    """One shutdown hook running every blueprint's hooks in reverse order.
+
+    A failing hook is logged and the rest still run.
+    """
+
+    async def on_shutdown(ctx: Ctx) -> None:
+        await _run_shutdown(reversed(blueprints), ctx)
+
+    return on_shutdown
+
+
+async def _run_shutdown(blueprints: Any, ctx: Ctx) -> None:
+    for blueprint in blueprints:
+        for hook in reversed(blueprint.on_shutdown):
+            try:
+                await hook(ctx)
+            except Exception:
+                logger.exception("shutdown hook %s of %s failed", hook.__name__, blueprint.name)
+
+
+def build_worker_settings(
+    class_name: str,
+    blueprints: Sequence[Blueprint],
+    *,
+    settings: Settings,
+    queue_name: str,
+    **overrides: Any,
+) -> type:
+    """A new arq settings class running `blueprints` (after the core one) on `queue_name`.
+
+    Every attribute lives on the class's own ``__dict__``. `overrides` are further arq
+    `Worker` keywords. Raises `DuplicateNameError` when two blueprints share a job name.
+    """
+    composed = [core_blueprint, *blueprints]
+    check_unique_names(composed)
+    attributes: dict[str, Any] = {
+        "__doc__": f"arq worker settings for blueprints: {', '.join(b.name for b in composed)}.",
+        "__module__": overrides.pop("module", __name__),
+        "blueprints": tuple(composed),
+        "settings": settings,
+        "functions": arq_functions(composed),
+        "cron_jobs": [spec.build(settings) for b in composed for spec in b.cron_jobs],
+        "on_startup": chain_startup(composed, settings),
+        "on_shutdown": chain_shutdown(composed),
+        "queue_name": queue_name,
+        "redis_settings": redis_settings_from(settings),
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_timeout": settings.worker_job_timeout,
+        "keep_result": settings.worker_keep_result,
+        "max_tries": settings.worker_max_tries,
+        "timezone": settings.timezone,
+        "job_serializer": job_serializer,
+        "job_deserializer": JobDeserializer(accept_pickle=settings.accept_pickle_jobs),
+        # The shared arq health key is overwritten by every worker; ours is per process.
+        "health_check_interval": 60,
+    }
+    attributes.update(overrides)
+    return type(class_name, (), attributes)

@@ -1,0 +1,68 @@
+"""Shared worker resources: one settings object, one DB engine, one Redis pool per process.
+
+`core_blueprint` is composed first into every worker settings class, so every other
+blueprint's startup hook finds these in ``ctx``:
+
+- ``ctx["settings"]``: `Settings`
+- ``ctx["redis"]``: arq's `ArqRedis` pool (created by arq itself)
+- ``ctx["db_engine"]`` / ``ctx["db_sessions"]``: the async engine and session factory
+- ``ctx["worker_id"]``: unique id of this worker process (host:pid:random)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.core.blueprint import Blueprint, Ctx
+from services.core.db import create_engine, create_session_factory
+from services.core.logging import configure_logging
+from services.core.settings import Settings
+
+logger = logging.getLogger("ai_worker.core")
+
+core_blueprint = Blueprint("core")
+
+
+def new_worker_id() -> str:
+    """host:pid:random, unique per worker process start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def ctx_settings(ctx: Ctx) -> Settings:
+    settings: Settings = ctx["settings"]
+    return settings
+
+
+def ctx_sessions(ctx: Ctx) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = ctx["db_sessions"]
+    return sessions
+
+
+@core_blueprint.startup
+async def open_resources(ctx: Ctx) -> None:
+    settings = ctx_settings(ctx)
+    configure_logging(settings)
+    ctx.setdefault("worker_id", new_worker_id())
+    engine = create_engine(settings)
+    ctx["db_engine"] = engine
+    ctx["db_sessions"] = create_session_factory(engine)
+    logger.info("worker %s starting", ctx["worker_id"])
+
+
+@core_blueprint.shutdown
+async def close_resources(ctx: Ctx) -> None:
+    engine: AsyncEngine | None = ctx.pop("db_engine", None)
+    if engine is not None:
+        await engine.dispose()
+    logger.info("worker %s stopped", ctx.get("worker_id"))
+
+
+@core_blueprint.job(name="ping")
+async def ping(ctx: Ctx, payload: object = None) -> object:
+    """A no-op job answering its payload (or "pong"): for smoke tests and benchmarks."""
+    return "pong" if payload is None else payload

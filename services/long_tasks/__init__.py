@@ -1,0 +1,1 @@
+"""Durable long tasks: PostgreSQL state, leases, checkpoints."""

@@ -1,0 +1,1 @@
+"""What producers call to use the long_tasks subsystem."""

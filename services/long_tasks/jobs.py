@@ -1,0 +1,1 @@
+"""arq job functions and cron jobs of the long_tasks subsystem."""

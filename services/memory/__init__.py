@@ -1,0 +1,1 @@
+"""Chat memory: L2 topic queues, topic memories, group consensus."""

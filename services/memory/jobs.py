@@ -1,0 +1,1 @@
+"""arq job functions and cron jobs of the memory subsystem."""

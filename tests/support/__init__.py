@@ -1,0 +1,1 @@
+"""Test helpers: real services, real worker processes, polling with deadlines."""

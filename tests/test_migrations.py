@@ -1,0 +1,52 @@
+"""Migrations: upgrade to head and downgrade to base on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from services.core import migrations
+from services.core.settings import Settings, load_settings
+from tests.support import services as svc
+
+
+@pytest.fixture
+def empty_database() -> Iterator[Settings]:
+    name = f"aiw_migrate_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(svc.TEST_POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield load_settings(database_url=svc.admin_url_for(name))
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def public_tables(settings: Settings) -> set[str]:
+    connection = await asyncpg.connect(settings.sqlalchemy_url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await connection.close()
+    return {row[0] for row in rows}
+
+
+def test_upgrade_head_then_downgrade_base(empty_database: Settings) -> None:
+    settings = empty_database
+    assert asyncio.run(migrations.current_revision(settings)) is None
+    migrations.upgrade(settings, "head")
+    assert asyncio.run(migrations.current_revision(settings)) == migrations.head_revision(settings)
+    migrations.upgrade(settings, "head")  # idempotent
+    migrations.downgrade(settings, "base")
+    assert asyncio.run(migrations.current_revision(settings)) is None
+    assert asyncio.run(public_tables(settings)) <= {"alembic_version"}
+    migrations.upgrade(settings, "head")
+    assert asyncio.run(migrations.current_revision(settings)) == migrations.head_revision(settings)
