@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import (
@@ -48,3 +50,41 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_default_factories: dict[int, async_sessionmaker[AsyncSession]] = {}
+
+
+def default_session_factory(settings: Settings | None = None) -> async_sessionmaker[AsyncSession]:
+    """A process-wide session factory for producers that did not bring their own.
+
+    One engine per running event loop: asyncpg connections cannot cross loops.
+    """
+    import asyncio
+
+    from services.core.settings import get_settings
+
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _default_factories:
+        _default_factories[loop_id] = create_session_factory(
+            create_engine(settings or get_settings())
+        )
+    return _default_factories[loop_id]
+
+
+@asynccontextmanager
+async def session_scope(
+    session: AsyncSession | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> AsyncIterator[AsyncSession]:
+    """Use the caller's `session` as is (its transaction, its commit), or open one and commit.
+
+    With neither argument, the default factory is used. On an exception an opened session
+    is rolled back; a caller's session is left for the caller to roll back.
+    """
+    if session is not None:
+        yield session
+        return
+    factory = sessions or default_session_factory()
+    async with factory() as own, own.begin():
+        yield own
