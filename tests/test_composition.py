@@ -80,7 +80,7 @@ def test_attributes_on_own_dict(settings: Settings) -> None:
     assert (cron.name, cron.minute, cron.keep_result_s) == ("cron:b", {2}, 86400)
 
 
-async def test_hooks_chained_in_order_with_shared_ctx(settings: Settings) -> None:
+async def test_hooks_chained_in_order_with_shared_ctx(settings: Settings, arq_pool: Any) -> None:
     calls: list[str] = []
     one, two = make("one", job_a), make("two", job_b)
 
@@ -103,7 +103,7 @@ async def test_hooks_chained_in_order_with_shared_ctx(settings: Settings) -> Non
         raise RuntimeError("a failing shutdown hook does not stop the others")
 
     cls = build_worker_settings("S", [one, two], settings=settings, queue_name="q")
-    ctx: dict[str, Any] = {}
+    ctx: dict[str, Any] = {"redis": arq_pool}
     await cls.on_startup(ctx)  # type: ignore[attr-defined]
     assert ctx["settings"] is settings and "db_engine" in ctx
     await cls.on_shutdown(ctx)  # type: ignore[attr-defined]
@@ -111,7 +111,9 @@ async def test_hooks_chained_in_order_with_shared_ctx(settings: Settings) -> Non
     assert "db_engine" not in ctx
 
 
-async def test_failed_startup_shuts_down_started_blueprints(settings: Settings) -> None:
+async def test_failed_startup_shuts_down_started_blueprints(
+    settings: Settings, arq_pool: Any
+) -> None:
     calls: list[str] = []
     one, two = make("one", job_a), make("two", job_b)
 
@@ -125,5 +127,5 @@ async def test_failed_startup_shuts_down_started_blueprints(settings: Settings) 
 
     cls = build_worker_settings("S", [one, two], settings=settings, queue_name="q")
     with pytest.raises(RuntimeError, match="boom"):
-        await cls.on_startup({})  # type: ignore[attr-defined]
+        await cls.on_startup({"redis": arq_pool})  # type: ignore[attr-defined]
     assert calls == ["one down"]

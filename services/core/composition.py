@@ -15,6 +15,7 @@ from typing import Any
 from arq.worker import Function, func
 
 from services.core.blueprint import Blueprint, Ctx, DuplicateNameError, Hook
+from services.core.instrumentation import instrument
 from services.core.redis import redis_settings_from
 from services.core.resources import core_blueprint
 from services.core.serialization import JobDeserializer, job_serializer
@@ -37,10 +38,10 @@ def check_unique_names(blueprints: Sequence[Blueprint]) -> None:
 
 
 def arq_functions(blueprints: Sequence[Blueprint]) -> list[Function]:
-    """One arq `Function` per name and alias, each bound to its coroutine."""
+    """One arq `Function` per name and alias, each instrumented (logs, metrics)."""
     return [
         func(
-            job.coroutine,  # type: ignore[arg-type]  # arq types it as a Protocol
+            instrument(name, job.coroutine),  # type: ignore[arg-type]  # arq: a Protocol
             name=name,
             timeout=job.timeout,
             max_tries=job.max_tries,
@@ -52,7 +53,9 @@ def arq_functions(blueprints: Sequence[Blueprint]) -> list[Function]:
     ]
 
 
-def chain_startup(blueprints: Sequence[Blueprint], settings: Settings) -> Hook:
+def chain_startup(
+    blueprints: Sequence[Blueprint], settings: Settings, shared: dict[str, Any]
+) -> Hook:
     """One startup hook running every blueprint's hooks in order on a shared ctx.
 
     If a hook fails, the shutdown hooks of blueprints already started run (in reverse)
@@ -61,6 +64,7 @@ def chain_startup(blueprints: Sequence[Blueprint], settings: Settings) -> Hook:
 
     async def on_startup(ctx: Ctx) -> None:
         ctx["settings"] = settings
+        ctx.update(shared)
         started: list[Blueprint] = []
         try:
             for blueprint in blueprints:
@@ -106,15 +110,24 @@ def build_worker_settings(
     *,
     settings: Settings,
     queue_name: str,
+    kind: str | None = None,
     **overrides: Any,
 ) -> type:
     """A new arq settings class running `blueprints` (after the core one) on `queue_name`.
 
-    Every attribute lives on the class's own ``__dict__``. `overrides` are further arq
-    `Worker` keywords. Raises `DuplicateNameError` when two blueprints share a job name.
+    Every attribute lives on the class's own ``__dict__``. `kind` names the worker in
+    heartbeats and metrics (default: the blueprint names joined by "+"). `overrides` are
+    further arq `Worker` keywords. Raises `DuplicateNameError` when two blueprints share a
+    job name.
     """
     composed = [core_blueprint, *blueprints]
     check_unique_names(composed)
+    deserializer = JobDeserializer(accept_pickle=settings.accept_pickle_jobs)
+    shared = {
+        "worker_kind": kind or "+".join(b.name for b in blueprints),
+        "queue_name": queue_name,
+        "job_deserializer": deserializer,
+    }
     attributes: dict[str, Any] = {
         "__doc__": f"arq worker settings for blueprints: {', '.join(b.name for b in composed)}.",
         "__module__": overrides.pop("module", __name__),
@@ -122,7 +135,7 @@ def build_worker_settings(
         "settings": settings,
         "functions": arq_functions(composed),
         "cron_jobs": [spec.build(settings) for b in composed for spec in b.cron_jobs],
-        "on_startup": chain_startup(composed, settings),
+        "on_startup": chain_startup(composed, settings, shared),
         "on_shutdown": chain_shutdown(composed),
         "queue_name": queue_name,
         "redis_settings": redis_settings_from(settings),
@@ -133,7 +146,7 @@ def build_worker_settings(
         "max_tries": settings.worker_max_tries,
         "timezone": settings.timezone,
         "job_serializer": job_serializer,
-        "job_deserializer": JobDeserializer(accept_pickle=settings.accept_pickle_jobs),
+        "job_deserializer": deserializer,
         # The shared arq health key is overwritten by every worker; ours is per process.
         "health_check_interval": 60,
     }

@@ -54,6 +54,16 @@ class RedactingFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+class DropArqJobLines(logging.Filter):
+    """Drops arq's own per-job start/success lines: ours carry the same facts as fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "arq.worker" or record.levelno != logging.INFO:
+            return True
+        message = record.msg if isinstance(record.msg, str) else ""
+        return "→" not in message and "←" not in message
+
+
 def configure_logging(settings: Settings) -> None:
     """Route the root logger (and arq's) through one redacting handler on stderr.
 
@@ -61,6 +71,7 @@ def configure_logging(settings: Settings) -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
+    handler.addFilter(DropArqJobLines())
     handler.setFormatter(
         RedactingFormatter(settings.secret_values(), json_lines=settings.log_format == "json")
     )

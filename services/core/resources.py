@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.core.blueprint import Blueprint, Ctx
 from services.core.db import create_engine, create_session_factory
+from services.core.heartbeat import Heartbeat
 from services.core.logging import configure_logging
+from services.core.metrics import start_metrics_server
+from services.core.serialization import JobDeserializer
 from services.core.settings import Settings
 
 logger = logging.getLogger("ai_worker.core")
@@ -52,10 +55,42 @@ async def open_resources(ctx: Ctx) -> None:
     ctx["db_engine"] = engine
     ctx["db_sessions"] = create_session_factory(engine)
     logger.info("worker %s starting", ctx["worker_id"])
+    _start_metrics_once(settings.metrics_port)
+    deserializer: JobDeserializer | None = ctx.get("job_deserializer")
+    heartbeat = Heartbeat(
+        ctx["redis"],
+        prefix=settings.key_prefix,
+        worker_id=ctx["worker_id"],
+        kind=ctx.get("worker_kind", "worker"),
+        queue=ctx.get("queue_name", settings.queue_name),
+        interval=settings.heartbeat_seconds,
+        extra=(lambda: _pickle_counts(deserializer)) if deserializer else None,
+    )
+    await heartbeat.start()
+    ctx["heartbeat"] = heartbeat
+
+
+def _pickle_counts(deserializer: JobDeserializer) -> dict[str, int]:
+    return {
+        "pickled_accepted": deserializer.pickled_accepted,
+        "pickled_refused": deserializer.pickled_refused,
+    }
+
+
+_metrics_started: set[int] = set()
+
+
+def _start_metrics_once(port: int) -> None:
+    # A process serves one endpoint even if several workers start in it (tests, burst runs).
+    if port and port not in _metrics_started and start_metrics_server(port):
+        _metrics_started.add(port)
 
 
 @core_blueprint.shutdown
 async def close_resources(ctx: Ctx) -> None:
+    heartbeat: Heartbeat | None = ctx.pop("heartbeat", None)
+    if heartbeat is not None:
+        await heartbeat.stop()
     engine: AsyncEngine | None = ctx.pop("db_engine", None)
     if engine is not None:
         await engine.dispose()

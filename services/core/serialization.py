@@ -19,6 +19,8 @@ from typing import Any
 
 import msgpack
 
+from services.core.metrics import PICKLED_JOBS
+
 EXT_DATETIME = 1
 EXT_DATE = 2
 EXT_UUID = 3
@@ -108,6 +110,7 @@ class JobDeserializer:
                 self.pickled_refused += 1
             else:
                 self.pickled_accepted += 1
+        PICKLED_JOBS.labels("accepted" if self.accept_pickle else "refused").inc()
         if not self.accept_pickle:
             raise PickledJobRefused(
                 "job payload is pickled and was not unpickled; set ACCEPT_PICKLE_JOBS=true to "

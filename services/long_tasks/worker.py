@@ -16,5 +16,6 @@ WorkerSettings = build_worker_settings(
     [blueprint],
     settings=settings,
     queue_name=settings.long_tasks_queue_name,
+    kind="long_tasks",
     module=__name__,
 )

@@ -16,5 +16,6 @@ WorkerSettings = build_worker_settings(
     [blueprint],
     settings=settings,
     queue_name=settings.memory_queue_name,
+    kind="memory",
     module=__name__,
 )

@@ -18,5 +18,6 @@ UnifiedWorkerSettings = build_worker_settings(
     [long_tasks_blueprint, memory_blueprint],
     settings=settings,
     queue_name=settings.queue_name,
+    kind="unified",
     module=__name__,
 )
