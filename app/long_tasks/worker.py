@@ -1,8 +1,13 @@
-"""Deprecated path of the legacy long_tasks worker: use `services.long_tasks.worker.WorkerSettings`."""
+"""Deprecated path of the legacy long_tasks worker (what old deployments run).
+
+The class is `services.unified.legacy.LongTasksWorkerSettings`: the long_tasks subsystem alone on its legacy
+queue, plus forwarders that hand the other subsystem's jobs on instead of failing them.
+Move to the unified worker: `app.workers.unified_worker.UnifiedWorkerSettings`.
+"""
 
 import warnings
 
-from services.long_tasks.worker import WorkerSettings
+from services.unified.legacy import LongTasksWorkerSettings as WorkerSettings
 
 warnings.warn(
     "app.long_tasks.worker.WorkerSettings is deprecated: run the unified worker "

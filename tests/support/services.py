@@ -21,8 +21,8 @@ if WORKER_MODE not in {"unified", "legacy"}:
     raise RuntimeError(f"WORKER_MODE={WORKER_MODE!r}: expected unified or legacy")
 
 LEGACY_SETTINGS = {
-    "long_tasks": "services.long_tasks.worker.WorkerSettings",
-    "memory": "services.memory.worker.WorkerSettings",
+    "long_tasks": "app.long_tasks.worker.WorkerSettings",
+    "memory": "app.memory.worker.WorkerSettings",
 }
 UNIFIED_SETTINGS = "services.unified.worker.UnifiedWorkerSettings"
 

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from services.core.health import check_services
 from services.core.logging import configure_logging
-from services.core.settings import ConfigError, Settings, get_settings
+from services.unified.cli.common import fail, load_settings_or_fail
+from services.unified.cli.enqueue import enqueue
+from services.unified.cli.health import check
+from services.unified.cli.queues import queues
+from services.unified.cli.status import status
 
 WORKERS = {
     "unified": "services.unified.worker.UnifiedWorkerSettings",
     "long-tasks": "services.long_tasks.worker.WorkerSettings",
     "memory": "services.memory.worker.WorkerSettings",
 }
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print `message` to stderr and exit with `code` (no traceback)."""
-    click.echo(f"ai-worker: {message}", err=True)
-    sys.exit(code)
-
-
-def load_settings_or_fail() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as error:
-        fail(str(error), code=2)
 
 
 def import_worker_settings(worker: str) -> Any:
@@ -78,3 +68,9 @@ def migrate(revision: str) -> None:
     click.echo(
         f"database at {migrations.head_revision(settings) if revision == 'head' else revision}"
     )
+
+
+main.add_command(check)
+main.add_command(status)
+main.add_command(enqueue)
+main.add_command(queues)

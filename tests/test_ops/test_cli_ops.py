@@ -1,0 +1,135 @@
+"""`ai-worker check`, `status`, `enqueue` against real services and real workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from arq.connections import ArqRedis
+
+from services.core.settings import Settings
+from tests.support.polling import wait_for_sync
+from tests.support.processes import WorkerProcess
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+UNIFIED = "services.unified.worker.UnifiedWorkerSettings"
+
+
+def ai_worker(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    binary = str(Path(sys.executable).parent / "ai-worker")
+    return subprocess.run(
+        [binary, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT
+    )
+
+
+def test_check_flips_when_worker_killed(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    env = {**worker_env, "HEARTBEAT_SECONDS": "0.5"}
+    assert ai_worker("check", env=env).returncode == 1
+    worker = start_worker(UNIFIED, env=env)
+    result = ai_worker("check", "--json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    worker.signal(signal.SIGKILL)
+    wait_for_sync(
+        lambda: ai_worker("check", env=env).returncode == 1, timeout=20, message="check fails"
+    )
+    result = ai_worker("check", env=env)
+    assert "FAIL worker: no unified worker has a fresh heartbeat" in result.stdout
+
+
+def test_check_fails_when_postgres_unreachable(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker(UNIFIED)
+    env = {**worker_env, "DATABASE_URL": "postgresql://postgres:pw-secret@127.0.0.1:1/x"}
+    result = ai_worker("check", env=env)
+    assert result.returncode == 1
+    assert "FAIL postgres" in result.stdout and "pw-secret" not in result.stdout + result.stderr
+
+
+def test_check_kind_requires_that_kind(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker("app.memory.worker.WorkerSettings")
+    assert ai_worker("check", "--kind", "memory", env=worker_env).returncode == 0
+    assert ai_worker("check", "--kind", "unified", env=worker_env).returncode == 1
+    assert ai_worker("check", "--kind", "any", env=worker_env).returncode == 0
+
+
+async def test_status_json_counts_queues_and_workers(
+    arq_pool: ArqRedis,
+    settings: Settings,
+    worker_env: dict[str, str],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    for i in range(4):
+        await arq_pool.enqueue_job("ping", i, _queue_name=settings.memory_queue_name)
+    await arq_pool.enqueue_job(
+        "ping", "later", _queue_name=settings.memory_queue_name, _defer_by=3600
+    )
+    start_worker("app.long_tasks.worker.WorkerSettings")
+    result = ai_worker("status", "--json", env=worker_env)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    memory = next(q for q in status["queues"] if q["queue"] == settings.memory_queue_name)
+    assert (memory["depth"], memory["ready"], memory["scheduled"], memory["in_progress"]) == (
+        5,
+        4,
+        1,
+        0,
+    )
+    (worker,) = status["workers"]
+    assert worker["kind"] == "long_tasks" and worker["queue"] == settings.long_tasks_queue_name
+    human = ai_worker("status", env=worker_env)
+    assert human.returncode == 0 and settings.memory_queue_name in human.stdout
+
+
+def test_enqueue_and_wait(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker(UNIFIED)
+    result = ai_worker(
+        "enqueue", "ping", "--arg", '{"n": 3}', "--wait", "20", "--json", env=worker_env
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["success"] is True and outcome["result"] == {"n": 3}
+
+
+def test_enqueue_wrong_input(worker_env: dict[str, str]) -> None:
+    unknown = ai_worker("enqueue", "no_such_function", env=worker_env)
+    assert unknown.returncode == 2 and "unknown function 'no_such_function'" in unknown.stderr
+    bad_kw = ai_worker("enqueue", "ping", "--kw", "not a pair", env=worker_env)
+    assert bad_kw.returncode == 2 and "--kw 'not a pair'" in bad_kw.stderr
+    for result in (unknown, bad_kw):
+        assert "Traceback" not in result.stderr
+
+
+def test_commands_say_redis_unreachable(worker_env: dict[str, str]) -> None:
+    env = {**worker_env, "REDIS_PORT": "1", "REDIS_PASSWORD": "hunter2"}
+    for args in (("status",), ("enqueue", "ping"), ("queues", "drain", "--from", "arq:memory")):
+        result = ai_worker(*args, env=env)
+        assert result.returncode == 1, args
+        assert "Redis unreachable at redis://127.0.0.1:1/" in result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_every_command_has_help(worker_env: dict[str, str]) -> None:
+    for args in (
+        ("run",),
+        ("migrate",),
+        ("check",),
+        ("status",),
+        ("enqueue",),
+        ("queues", "drain"),
+    ):
+        result = ai_worker(*args, "--help", env=worker_env)
+        assert result.returncode == 0 and "Usage:" in result.stdout, args
