@@ -11,6 +11,7 @@ blueprint's startup hook finds these in ``ctx``:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -98,6 +99,8 @@ async def close_resources(ctx: Ctx) -> None:
 
 
 @core_blueprint.job(name="ping")
-async def ping(ctx: Ctx, payload: object = None) -> object:
-    """A no-op job answering its payload (or "pong"): for smoke tests and benchmarks."""
+async def ping(ctx: Ctx, payload: object = None, delay: float = 0) -> object:
+    """Answer `payload` (or "pong") after `delay` seconds: for smoke tests and benchmarks."""
+    if delay:
+        await asyncio.sleep(float(delay))
     return "pong" if payload is None else payload
