@@ -166,9 +166,10 @@ class LLMSummarizer:
             raise LLMError("http_4xx")
         try:
             content = response.json()["choices"][0]["message"]["content"]
-            return Digest.model_validate(json.loads(content))
+            digest = Digest.model_validate(json.loads(content))
         except (ValueError, KeyError, IndexError, TypeError, ValidationError):
             raise LLMError("invalid_output") from None
+        return digest.model_copy(update={"source": self.name})
 
     async def aclose(self) -> None:
         await self.client.aclose()

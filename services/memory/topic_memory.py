@@ -36,6 +36,8 @@ class Digest(BaseModel):
 
     summary: str
     key_points: list[PointDraft] = Field(default_factory=list)
+    #: The backend that actually produced it (an llm digest may come from the fallback).
+    source: str | None = None
 
 
 class KeyPoint(BaseModel):
@@ -105,5 +107,5 @@ def fold(
         participants=dict(top),
         first_message_at=min([t for t in (memory.first_message_at, *times) if t is not None]),
         last_message_at=max([t for t in (memory.last_message_at, *times) if t is not None]),
-        summarizer=summarizer,
+        summarizer=digest.source or summarizer,
     )
