@@ -23,8 +23,9 @@ from services.memory.summarizer import build_summarizer
 
 blueprint = Blueprint("memory")
 
-# keep_result=0: arq refuses a job id while its result exists; the scan reuses one id per topic.
-blueprint.add_function(task_update_topic_memory, keep_result=0)
+# Results are kept as usual: arq would refuse a job id while its result exists, but the scan
+# (scan.enqueue_updates) removes a finished update's result before re-using the topic's id.
+blueprint.add_function(task_update_topic_memory)
 blueprint.add_function(task_distill_consensus)
 
 

@@ -100,7 +100,9 @@ class ExtractiveSummarizer:
                 break
             if all(similarity(text, other) < SAME_POINT_SIMILARITY for other in chosen):
                 chosen.append(text)
-        return Digest(summary=truncate(_join(chosen), SUMMARY_CHARS), key_points=points, source=self.name)
+        return Digest(
+            summary=truncate(_join(chosen), SUMMARY_CHARS), key_points=points, source=self.name
+        )
 
     async def aclose(self) -> None:
         return None

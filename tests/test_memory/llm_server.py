@@ -54,7 +54,9 @@ class FakeLLM:
                     self.end_headers()
                     return
                 content = "not json {" if behaviour == "invalid" else json.dumps(GOOD_REPLY)
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+                payload = json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -90,7 +90,11 @@ async def test_failures_fall_back_to_extractive_without_losing_messages(
     assert len(llm.requests) == requests
     assert fallbacks(reason) - before == 1
     stored = await get_topic_memory("t1", sessions=db_sessions)
-    assert stored is not None and stored.message_count == 3 and stored.memory.summarizer == "extractive"
+    assert (
+        stored is not None
+        and stored.message_count == 3
+        and stored.memory.summarizer == "extractive"
+    )
     assert stored.memory.key_points
     assert any("falling back to extractive" in r.getMessage() for r in caplog.records)
     assert API_KEY not in caplog.text
