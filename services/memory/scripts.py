@@ -52,16 +52,20 @@ local existing = redis.call('HGET', ids, mid)
 if existing then
   return {redis.call('ZCARD', q), 0, tonumber(existing), 1}
 end
-local owner = redis.call('HGET', meta, 'group')
+local m = redis.call('HMGET', meta, 'group', 'updated_at', 'first_at')
+local owner, updated_at, first_at = m[1], m[2], m[3]
 if owner and owner ~= group then
   return redis.error_reply('WRONGGROUP topic belongs to group ' .. owner)
 end
-if not owner then redis.call('HSET', meta, 'group', group) end
-if redis.call('ZCARD', q) == 0 then redis.call('HSET', meta, 'first_at', now) end
+local len = redis.call('ZCARD', q)
+if len == 0 then
+  first_at = now
+  redis.call('HSET', meta, 'group', group, 'first_at', now)
+end
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 redis.call('ZADD', q, seq, seq .. ':' .. body)
 redis.call('HSET', ids, mid, seq)
-local len = redis.call('ZCARD', q)
+len = len + 1
 local dropped = 0
 if len > max_len then
   dropped = len - max_len
@@ -74,15 +78,12 @@ if len > max_len then
 end
 local due_at
 if dropped > 0 or len >= threshold then
-  due_at = tonumber(now)
+  due_at = now
 else
-  local base = redis.call('HGET', meta, 'updated_at') or redis.call('HGET', meta, 'first_at')
-  due_at = tonumber(base) + force_after
+  due_at = tonumber(updated_at or first_at) + force_after
 end
-local current = redis.call('ZSCORE', due, topic)
-if (not current) or due_at < tonumber(current) then
-  redis.call('ZADD', due, due_at, topic)
-end
+-- LT: only ever moves the due time earlier (adds the topic if absent)
+redis.call('ZADD', due, 'LT', due_at, topic)
 return {len, dropped, seq, 0}
 """
 )
