@@ -45,6 +45,7 @@ class TopicKeys:
     ids: str
     meta: str
     due: str
+    stats: str
 
     @classmethod
     def of(cls, settings: Settings, topic_id: str) -> TopicKeys:
@@ -54,14 +55,20 @@ class TopicKeys:
             f"{base}ids:{topic_id}",
             f"{base}meta:{topic_id}",
             due_key(settings),
+            stats_key(settings),
         )
 
     def as_list(self) -> list[str]:
-        return [self.queue, self.ids, self.meta, self.due]
+        return [self.queue, self.ids, self.meta, self.due, self.stats]
 
 
 def due_key(settings: Settings) -> str:
     return f"{settings.key_prefix}mem:due"
+
+
+def stats_key(settings: Settings) -> str:
+    """Hash of totals over all topics (``dropped``), for `ai-worker status`."""
+    return f"{settings.key_prefix}mem:stats"
 
 
 @dataclass(frozen=True)
@@ -198,3 +205,17 @@ async def due_topics(redis: Redis, settings: Settings, *, now: float, limit: int
 async def backlog(redis: Redis, settings: Settings) -> int:
     """Topics with pending messages (the size of the due-index)."""
     return int(await redis.zcard(due_key(settings)))
+
+
+async def backlog_summary(redis: Redis, settings: Settings, *, now: float) -> dict[str, int]:
+    """Topics pending, topics due at `now`, and messages dropped at the cap (all time)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(due_key(settings))
+        pipe.zcount(due_key(settings), "-inf", now)
+        pipe.hget(stats_key(settings), "dropped")
+        pending, due, dropped = await pipe.execute()
+    return {
+        "topics_pending": int(pending),
+        "topics_due": int(due),
+        "dropped_messages": int(dropped or 0),
+    }

@@ -40,12 +40,12 @@ local function member_id(member)
 end
 """
 
-#: KEYS: queue, ids, meta, due. ARGV: topic, message id, member body, group, now,
+#: KEYS: queue, ids, meta, due, stats. ARGV: topic, message id, member body, group, now,
 #: threshold, force-after seconds, max length. Returns {length, dropped, seq, duplicate}.
 PUSH = LuaScript(
     _MEMBER_ID
     + """
-local q, ids, meta, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local q, ids, meta, due, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local topic, mid, body, group, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local threshold, force_after, max_len = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local existing = redis.call('HGET', ids, mid)
@@ -74,6 +74,7 @@ if len > max_len then
   end
   redis.call('ZREMRANGEBYRANK', q, 0, dropped - 1)
   redis.call('HINCRBY', meta, 'dropped', dropped)
+  redis.call('HINCRBY', stats, 'dropped', dropped)
   len = max_len
 end
 local due_at
@@ -88,7 +89,7 @@ return {len, dropped, seq, 0}
 """
 )
 
-#: KEYS: queue, ids, meta, due. ARGV: topic, watermark, now, threshold, force-after seconds.
+#: KEYS: queue, ids, meta, due, stats. ARGV: topic, watermark, now, threshold, force-after seconds.
 #: Removes messages with seq <= watermark, re-computes the topic's due time.
 #: Returns {remaining length, removed}.
 ACK = LuaScript(

@@ -210,3 +210,22 @@ async def get_consensus_row(
         else query.order_by(group_consensus.c.day.desc())
     )
     return (await session.execute(query.limit(1))).first()
+
+
+async def latest_consensus_per_group(
+    session: AsyncSession, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest stored consensus of each group (day, version, statements, when)."""
+    query = (
+        sa.select(
+            group_consensus.c.group_id,
+            group_consensus.c.day,
+            group_consensus.c.version,
+            sa.func.jsonb_array_length(group_consensus.c.statements).label("statements"),
+            group_consensus.c.updated_at,
+        )
+        .distinct(group_consensus.c.group_id)
+        .order_by(group_consensus.c.group_id, group_consensus.c.day.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]

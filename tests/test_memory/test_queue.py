@@ -13,7 +13,7 @@ from services.core.metrics import L2_DROPPED_MESSAGES
 from services.core.settings import Settings
 from services.memory.api import push_message
 from services.memory.models import MAX_TEXT_CHARS, InvalidMessage
-from services.memory.queue import TopicKeys, due_key, push, read_pending
+from services.memory.queue import TopicKeys, backlog_summary, due_key, push, read_pending
 from services.memory.scan import scan, update_job_id
 from tests.test_memory.conftest import msg
 
@@ -91,6 +91,8 @@ async def test_cap_drops_oldest_loudly(
     assert L2_DROPPED_MESSAGES._value.get() - before == 3
     assert sum("dropped" in r.getMessage() for r in caplog.records) == 3
     assert await redis.zscore(due_key(settings), "t1") == clock().timestamp()
+    summary = await backlog_summary(redis, settings, now=clock().timestamp())
+    assert summary == {"topics_pending": 1, "topics_due": 1, "dropped_messages": 3}
 
 
 async def test_scan_touches_only_due_topics_and_is_idempotent(

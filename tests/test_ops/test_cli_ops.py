@@ -133,3 +133,75 @@ def test_every_command_has_help(worker_env: dict[str, str]) -> None:
     ):
         result = ai_worker(*args, "--help", env=worker_env)
         assert result.returncode == 0 and "Usage:" in result.stdout, args
+
+
+def test_memory_commands_and_status_backlog(worker_env: dict[str, str]) -> None:
+    env = {**worker_env, "L2_QUEUE_TRIGGER_THRESHOLD": "3"}
+    for i in range(3):
+        message = json.dumps(
+            {"id": f"a{i}", "author": "ann", "role": "user", "text": f"point {i}."}
+        )
+        result = ai_worker(
+            "memory", "push", "--topic", "A", "--group", "g1", "--message", message, env=env
+        )
+        assert result.returncode == 0, result.stderr
+    assert "topic A: 3 pending" in result.stdout
+    single = json.dumps({"id": "b0", "author": "bob", "role": "user", "text": "hello."})
+    assert (
+        ai_worker(
+            "memory", "push", "--topic", "B", "--group", "g1", "--message", single, env=env
+        ).returncode
+        == 0
+    )
+
+    status = json.loads(ai_worker("status", "--json", env=env).stdout)
+    memory = status["memory"]
+    assert (memory["topics_pending"], memory["topics_due"], memory["dropped_messages"]) == (2, 1, 0)
+    assert memory["last_consensus"] == []
+
+    bad_json = ai_worker(
+        "memory", "push", "--topic", "A", "--group", "g1", "--message", "{nope", env=env
+    )
+    assert bad_json.returncode == 2 and "--message is not valid JSON" in bad_json.stderr
+    missing = ai_worker(
+        "memory", "push", "--topic", "A", "--group", "g1", "--message", '{"id": "x"}', env=env
+    )
+    assert missing.returncode == 2 and "invalid message" in missing.stderr
+    unknown = ai_worker("memory", "show", "no-such-topic", env=env)
+    assert unknown.returncode == 1 and "no memory yet" in unknown.stderr
+    none = ai_worker("memory", "consensus", "no-such-group", env=env)
+    assert none.returncode == 1 and "has no consensus" in none.stderr
+    for result in (bad_json, missing, unknown, none):
+        assert "Traceback" not in result.stderr
+
+
+def test_memory_show_after_update(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker(UNIFIED)
+    for i, text in enumerate(["The deploy is on Friday.", "We agreed the deploy is on Friday!"]):
+        message = json.dumps({"id": f"m{i}", "author": "ann", "role": "user", "text": text})
+        assert (
+            ai_worker(
+                "memory",
+                "push",
+                "--topic",
+                "T",
+                "--group",
+                "g",
+                "--message",
+                message,
+                env=worker_env,
+            ).returncode
+            == 0
+        )
+    update = ai_worker(
+        "enqueue", "task_update_topic_memory", "--kw", "topic_id=T", "--wait", "30", env=worker_env
+    )
+    assert update.returncode == 0, update.stdout + update.stderr
+    shown = ai_worker("memory", "show", "T", "--json", env=worker_env)
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    assert (stored["topic_id"], stored["group_id"], stored["message_count"]) == ("T", "g", 2)
+    human = ai_worker("memory", "show", "T", env=worker_env)
+    assert "topic T (group g) v1: 2 messages" in human.stdout

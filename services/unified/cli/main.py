@@ -12,6 +12,7 @@ from services.core.logging import configure_logging
 from services.unified.cli.common import fail, load_settings_or_fail
 from services.unified.cli.enqueue import enqueue
 from services.unified.cli.health import check
+from services.unified.cli.memory import memory
 from services.unified.cli.queues import queues
 from services.unified.cli.status import status
 
@@ -74,3 +75,4 @@ main.add_command(check)
 main.add_command(status)
 main.add_command(enqueue)
 main.add_command(queues)
+main.add_command(memory)

@@ -6,17 +6,29 @@ from typing import Any
 
 import click
 from arq.connections import ArqRedis
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.core.db import create_engine, create_session_factory
 from services.core.settings import Settings
+from services.memory.status import memory_status
 from services.unified.cli.common import emit, load_settings_or_fail, run_with_redis
 from services.unified.cli.inspect import all_queues, queue_summary, workers_summary
 
 
 async def gather_status(redis: ArqRedis, settings: Settings) -> dict[str, Any]:
-    return {
+    status: dict[str, Any] = {
         "queues": [await queue_summary(redis, q) for q in all_queues(settings)],
         "workers": await workers_summary(redis, settings),
     }
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            status["memory"] = await memory_status(redis, session, settings)
+    except (OSError, SQLAlchemyError) as error:
+        status["database_error"] = f"PostgreSQL unreachable ({type(error).__name__})"
+    finally:
+        await engine.dispose()
+    return status
 
 
 def render(status: dict[str, Any]) -> str:
@@ -32,13 +44,20 @@ def render(status: dict[str, Any]) -> str:
             f"  {w['id']}  kind={w['kind']} queue={w['queue']} done={w['jobs_done']} "
             f"failed={w['jobs_failed']} running={w['jobs_running']} beat={w['heartbeat_age_seconds']}s ago"
         )
-    for title, section in status.items():
-        if title in ("queues", "workers"):
-            continue
-        lines.append("")
-        lines.append(title.replace("_", " ").upper())
-        for key, value in section.items():
-            lines.append(f"  {key}: {value}")
+    if "memory" in status:
+        memory = status["memory"]
+        lines += [
+            "",
+            f"L2 BACKLOG  topics pending={memory['topics_pending']} due now={memory['topics_due']} "
+            f"dropped messages={memory['dropped_messages']}",
+        ]
+        for c in memory["last_consensus"]:
+            lines.append(
+                f"  consensus {c['group_id']}: {c['day']} v{c['version']} "
+                f"({c['statements']} statements, at {c['updated_at']})"
+            )
+    if "database_error" in status:
+        lines += ["", f"DATABASE  {status['database_error']}"]
     return "\n".join(lines)
 
 
