@@ -65,11 +65,14 @@ class CronSpec:
     schedule: Schedule
     options: dict[str, Any]
 
-    def build(self, settings: Settings) -> CronJob:
-        """The arq `CronJob` for `settings`."""
+    def build(
+        self, settings: Settings, wrap: Callable[[str, JobCoroutine], JobCoroutine] | None = None
+    ) -> CronJob:
+        """The arq `CronJob` for `settings`, its coroutine passed through `wrap` if given."""
         schedule = self.schedule(settings) if callable(self.schedule) else self.schedule
+        coroutine = wrap(self.name, self.coroutine) if wrap else self.coroutine
         return arq_cron(
-            self.coroutine,  # type: ignore[arg-type]  # arq types it as a Protocol
+            coroutine,  # type: ignore[arg-type]  # arq types it as a Protocol
             name=self.name,
             **schedule,
             **self.options,

@@ -136,7 +136,7 @@ def build_worker_settings(
         "blueprints": tuple(composed),
         "settings": settings,
         "functions": arq_functions(composed),
-        "cron_jobs": [spec.build(settings) for b in composed for spec in b.cron_jobs],
+        "cron_jobs": [spec.build(settings, instrument) for b in composed for spec in b.cron_jobs],
         "on_startup": chain_startup(composed, settings, shared),
         "on_shutdown": chain_shutdown(composed),
         "queue_name": queue_name,
