@@ -281,4 +281,4 @@ async def counts_by_state(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         sa.select(tasks.c.status, sa.func.count()).group_by(tasks.c.status)
     )
-    return {status: count for status, count in rows.tuples()}
+    return {str(row[0]): int(row[1]) for row in rows}
