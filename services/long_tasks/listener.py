@@ -68,6 +68,7 @@ class NotificationListener:
             connection.add_termination_listener(lambda _conn: lost.set())
             await connection.add_listener(self.channel, self._deliver)
             self.connected.set()
+            logger.info("long-task listener connected", extra={"fields": {"channel": self.channel}})
             self.on_message("wake")
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
