@@ -13,8 +13,8 @@ from services.core.blueprint import Ctx
 from services.core.metrics import LONG_TASKS_BY_STATE
 from services.core.resources import ctx_sessions
 from services.long_tasks import store
+from services.long_tasks.execution import log_reclaimed
 from services.long_tasks.models import STATES
-from services.long_tasks.runner import log_reclaimed
 
 POLL_CRON_NAME = "cron:long_tasks_poll"
 

@@ -181,3 +181,35 @@ async def test_shutdown_releases_running_task_without_counting(
     assert (released.status, released.attempts, released.lease_owner) == ("pending", 0, None)
     assert released.checkpoint["step"] >= 2
     assert released.lease_attempt == 1
+
+
+async def test_kind_without_handler_in_this_worker_fails_with_a_hint(
+    db_sessions: Sessions, make_runner: Callable[..., Runner], task_in: Any
+) -> None:
+    from services.long_tasks.registry import Registry
+
+    make_runner(handlers=Registry())
+    task = await submit_task(NOOP, {}, max_attempts=1, sessions=db_sessions)
+    failed = await task_in(task.id, "failed")
+    assert failed.last_error is not None and "LONG_TASK_MODULES" in failed.last_error
+
+
+async def test_task_cancelled_while_its_worker_was_dead_ends_cancelled(
+    db_sessions: Sessions, make_runner: Callable[..., Runner], task_in: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from services.long_tasks import store
+    from services.long_tasks.models import tasks
+
+    task = await submit_task(NOOP, {}, max_attempts=3, sessions=db_sessions)
+    async with db_sessions() as session, session.begin():
+        await store.claim(session, "dead-worker", 1, 30)
+    await cancel_task(task.id, sessions=db_sessions)  # recorded; nobody is listening
+    async with db_sessions() as session, session.begin():
+        await session.execute(
+            tasks.update().values(lease_expires_at=sa.func.now() - sa.text("interval '1 s'"))
+        )
+    make_runner()  # reclaims the expired lease, claims, sees the cancel request
+    done = await task_in(task.id, "cancelled")
+    assert done.result is None and done.attempts == 2
