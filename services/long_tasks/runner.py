@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.clock import Clock, utc_now
+from services.long_tasks import builtin as _builtin  # noqa: F401 - built-in kinds always run
 from services.long_tasks import store
 from services.long_tasks.execution import Execution, RunnerConfig, log_reclaimed
 from services.long_tasks.listener import NotificationListener
@@ -40,6 +41,7 @@ logger = logging.getLogger("ai_worker.long_tasks")
 
 MIN_WAIT_SECONDS = 0.05
 ERROR_BACKOFF_SECONDS = 1.0
+BUSY_PASSES_BETWEEN_CHECKS = 100
 
 
 class Runner:
@@ -72,6 +74,7 @@ class Runner:
         self.runs: dict[int, Execution] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self._busy_passes = 0
         self._loop_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -127,6 +130,13 @@ class Runner:
                 claimed = await store.claim(session, self.owner, free, self.config.lease_seconds)
             for task in claimed:
                 self._spawn(task)
+            if len(claimed) == free and self._busy_passes < BUSY_PASSES_BETWEEN_CHECKS:
+                # Busy: more may be due, and a finishing run wakes the loop. Expired leases
+                # are still looked for every so many busy passes, or whenever capacity is
+                # left over.
+                self._busy_passes += 1
+                return self.config.idle_poll_seconds
+        self._busy_passes = 0
         async with self.sessions() as session:
             pending_in, lease_in = await store.seconds_until_next_events(session)
         if lease_in is not None and lease_in <= 0:
