@@ -16,6 +16,7 @@ module defining it must be imported before `submit_task` accepts the kind.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.clock import Clock, utc_now
 from services.core.db import session_scope
+from services.core.metrics import LONG_TASK_TRANSITIONS
 from services.long_tasks import builtin as _builtin  # noqa: F401 - registers built-in kinds
 from services.long_tasks import store
 from services.long_tasks.models import CANCELLED, PENDING, RUNNING, STATES, Task, tasks
 from services.long_tasks.registry import Registry, registry
 from services.long_tasks.timing import check_schedule, next_run
+
+logger = logging.getLogger("ai_worker.long_tasks")
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
@@ -133,7 +137,15 @@ async def submit_task(
             )
             return Task.from_row(existing.one())
         await store.notify(active)
-        return Task.from_row(row)
+        task = Task.from_row(row)
+    _log_transition(task, "long task submitted", "submitted")
+    return task
+
+
+def _log_transition(task: Task, message: str, outcome: str) -> None:
+    LONG_TASK_TRANSITIONS.labels(task.kind, outcome).inc()
+    fields = {"task_id": task.id, "kind": task.kind, "attempt": task.attempts, "outcome": outcome}
+    logger.info(message, extra={"fields": fields})
 
 
 async def get_task(
@@ -201,7 +213,9 @@ async def cancel_task(
             .returning(*tasks.c)
         )
         row = pending.one_or_none()
-        if row is None:
+        if row is not None:
+            _log_transition(Task.from_row(row), "long task cancelled while pending", "cancelled")
+        else:
             running = await active.execute(
                 tasks.update()
                 .where(tasks.c.id == task_id, tasks.c.status == RUNNING)

@@ -13,13 +13,11 @@ import logging
 from services.core.blueprint import Blueprint, Ctx
 from services.core.resources import ctx_sessions, ctx_settings
 from services.long_tasks import builtin as _builtin  # noqa: F401 - registers built-in kinds
-from services.long_tasks.jobs import POLL_CRON_NAME, long_tasks_poll
+from services.long_tasks.jobs import POLL_CRON_NAME, RUNNER_KEY, long_tasks_poll
 from services.long_tasks.registry import import_handler_modules, registry
 from services.long_tasks.runner import Runner, RunnerConfig
 
 logger = logging.getLogger("ai_worker.long_tasks")
-
-RUNNER_KEY = "long_task_runner"
 
 blueprint = Blueprint("long_tasks")
 blueprint.add_cron(long_tasks_poll, name=POLL_CRON_NAME, schedule={"second": 0}, timeout=60)

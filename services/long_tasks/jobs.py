@@ -17,6 +17,8 @@ from services.long_tasks.execution import log_reclaimed
 from services.long_tasks.models import STATES
 
 POLL_CRON_NAME = "cron:long_tasks_poll"
+#: Where the blueprint's startup hook keeps this process's `Runner` in the arq ctx.
+RUNNER_KEY = "long_task_runner"
 
 
 async def long_tasks_poll(ctx: Ctx) -> dict[str, Any]:
@@ -28,6 +30,9 @@ async def long_tasks_poll(ctx: Ctx) -> dict[str, Any]:
         await store.notify(session)
     for row in reclaimed:
         log_reclaimed(row)
+    runner = ctx.get(RUNNER_KEY)
+    if runner is not None:
+        runner.wake()  # also when this process's NOTIFY listener is reconnecting
     for state in STATES:
         LONG_TASKS_BY_STATE.labels(state).set(counts.get(state, 0))
     return {"reclaimed": len(reclaimed), "by_state": counts}

@@ -173,8 +173,8 @@ async def finish(
 ) -> None:
     """End the run: `succeeded`, `failed` or `cancelled`.
 
-    With `rearm_at` (a recurring task) the task instead goes back to pending at that time
-    with attempts, checkpoint and cancel request reset; result and error are kept.
+    With `rearm_at` (a recurring task; ignored for `cancelled`) the task instead goes back
+    to pending at that time with attempts and checkpoint reset; result and error are kept.
     """
     assert status in (SUCCEEDED, FAILED, CANCELLED)
     values: dict[str, Any] = {"last_error": error, "lease_owner": None, "lease_expires_at": None}
