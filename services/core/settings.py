@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     long_task_concurrency: PositiveInt = 4
     long_task_lease_seconds: Annotated[float, Field(ge=2)] = 60.0
     long_task_shutdown_grace: Annotated[float, Field(ge=0)] = 30.0
+    long_task_modules: str = ""
+    long_task_retry_base_seconds: Annotated[float, Field(gt=0)] = 10.0
+    long_task_retry_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
 
     # memory
     l2_queue_trigger_threshold: PositiveInt = 10
