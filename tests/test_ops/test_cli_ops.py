@@ -205,3 +205,62 @@ def test_memory_show_after_update(
     assert (stored["topic_id"], stored["group_id"], stored["message_count"]) == ("T", "g", 2)
     human = ai_worker("memory", "show", "T", env=worker_env)
     assert "topic T (group g) v1: 2 messages" in human.stdout
+
+
+def test_task_commands_and_status_counts(
+    worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    submitted = ai_worker(
+        "task", "submit", "builtin.noop", "--payload", '{"n": 1}', "--json", env=worker_env
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    first = json.loads(submitted.stdout)
+    assert first["status"] == "pending"
+    later = ai_worker(
+        "task", "submit", "builtin.noop", "--schedule", "0 3 * * *", "--json", env=worker_env
+    )
+    second = json.loads(later.stdout)
+
+    status = json.loads(ai_worker("status", "--json", env=worker_env).stdout)
+    assert status["long_tasks"]["by_state"]["pending"] == 2
+    assert status["long_tasks"]["oldest_due_pending"]["id"] == first["id"]
+    assert status["long_tasks"]["expired_leases"] == []
+
+    cancelled = ai_worker("task", "cancel", str(second["id"]), "--json", env=worker_env)
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    start_worker(UNIFIED)
+    wait_for_sync(
+        lambda: (
+            json.loads(
+                ai_worker("task", "show", str(first["id"]), "--json", env=worker_env).stdout
+            )["status"]
+            == "succeeded"
+        ),
+        timeout=30,
+        message="task succeeded",
+    )
+    listed = json.loads(
+        ai_worker("task", "list", "--status", "succeeded", "--json", env=worker_env).stdout
+    )
+    assert [t["id"] for t in listed] == [first["id"]]
+    status = json.loads(ai_worker("status", "--json", env=worker_env).stdout)
+    by_state = status["long_tasks"]["by_state"]
+    assert (by_state["pending"], by_state["succeeded"], by_state["cancelled"]) == (0, 1, 1)
+
+
+def test_task_commands_wrong_input(worker_env: dict[str, str]) -> None:
+    cases = [
+        (("task", "show", "999999"), 1, "no long task with id 999999"),
+        (("task", "cancel", "999999"), 1, "no long task with id 999999"),
+        (("task", "submit", "no.such.kind"), 2, "no.such.kind"),
+        (("task", "submit", "builtin.noop", "--payload", "[1, 2]"), 2, "JSON object"),
+        (("task", "submit", "builtin.noop", "--payload", "{bad"), 2, "--payload is not valid JSON"),
+        (("task", "submit", "builtin.noop", "--schedule", "every day"), 2, "every day"),
+        (("task", "submit", "builtin.noop", "--priority", "-1"), 2, "priority"),
+        (("task", "show", "abc"), 2, "abc"),
+    ]
+    for args, code, text in cases:
+        result = ai_worker(*args, env=worker_env)
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        assert text in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from services.unified.cli.health import check
 from services.unified.cli.memory import memory
 from services.unified.cli.queues import queues
 from services.unified.cli.status import status
+from services.unified.cli.tasks import task
 
 WORKERS = {
     "unified": "services.unified.worker.UnifiedWorkerSettings",
@@ -76,3 +77,4 @@ main.add_command(status)
 main.add_command(enqueue)
 main.add_command(queues)
 main.add_command(memory)
+main.add_command(task)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.db import create_engine, create_session_factory
 from services.core.settings import Settings
+from services.long_tasks.status import long_task_status
 from services.memory.status import memory_status
 from services.unified.cli.common import emit, load_settings_or_fail, run_with_redis
 from services.unified.cli.inspect import all_queues, queue_summary, workers_summary
@@ -23,6 +24,7 @@ async def gather_status(redis: ArqRedis, settings: Settings) -> dict[str, Any]:
     engine = create_engine(settings)
     try:
         async with create_session_factory(engine)() as session:
+            status["long_tasks"] = await long_task_status(session)
             status["memory"] = await memory_status(redis, session, settings)
     except (OSError, SQLAlchemyError) as error:
         status["database_error"] = f"PostgreSQL unreachable ({type(error).__name__})"
@@ -44,6 +46,20 @@ def render(status: dict[str, Any]) -> str:
             f"  {w['id']}  kind={w['kind']} queue={w['queue']} done={w['jobs_done']} "
             f"failed={w['jobs_failed']} running={w['jobs_running']} beat={w['heartbeat_age_seconds']}s ago"
         )
+    if "long_tasks" in status:
+        tasks = status["long_tasks"]
+        states = " ".join(f"{k}={v}" for k, v in tasks["by_state"].items())
+        lines += ["", f"LONG TASKS  {states}"]
+        if tasks["oldest_due_pending"]:
+            oldest = tasks["oldest_due_pending"]
+            lines.append(
+                f"  oldest due pending: task {oldest['id']} ({oldest['kind']}) due {oldest['run_at']}"
+            )
+        for lease in tasks["expired_leases"]:
+            lines.append(
+                f"  EXPIRED LEASE: task {lease['id']} ({lease['kind']}) owner {lease['lease_owner']} "
+                f"expired {lease['lease_expires_at']}"
+            )
     if "memory" in status:
         memory = status["memory"]
         lines += [
