@@ -5,7 +5,8 @@ Every worker process writes its own record every `HEARTBEAT_SECONDS`:
 - ``{KEY_PREFIX}worker:{worker_id}``: JSON (id, host, pid, kind, queue, started_at,
   last_heartbeat, jobs done/failed/running, pickled jobs accepted/refused), expiring after
   three missed beats, so a SIGKILLed worker disappears on its own;
-- ``{KEY_PREFIX}workers``: sorted set of worker ids scored by last beat, for listing.
+- ``{KEY_PREFIX}workers``: sorted set of worker ids scored by last beat, for listing;
+- ``{KEY_PREFIX}stats:workers``: all-time totals over the fleet (pickled jobs seen).
 
 A clean shutdown deletes both. `live_workers` reads them for `ai-worker status` and
 `ai-worker check`.
@@ -40,6 +41,22 @@ def workers_index(prefix: str) -> str:
     return f"{prefix}workers"
 
 
+def fleet_totals_key(prefix: str) -> str:
+    """Hash of all-time counts over every worker process (survives restarts)."""
+    return f"{prefix}stats:workers"
+
+
+#: Record fields also summed fleet-wide, so operators can see, e.g., when no producer has
+#: sent a pickled job for a while, whatever workers restarted since.
+FLEET_COUNTERS = ("pickled_accepted", "pickled_refused")
+
+
+async def fleet_totals(redis: Redis, prefix: str) -> dict[str, int]:
+    raw = await redis.hgetall(fleet_totals_key(prefix))  # type: ignore[misc]
+    totals = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+    return {name: totals.get(name, 0) for name in FLEET_COUNTERS}
+
+
 class Heartbeat:
     """Writes this process's worker record until stopped."""
 
@@ -63,6 +80,7 @@ class Heartbeat:
         self.extra = extra
         self.started_at = time.time()
         self._task: asyncio.Task[None] | None = None
+        self._sent: dict[str, int] = {}
 
     def record(self) -> dict[str, Any]:
         record = {
@@ -83,14 +101,22 @@ class Heartbeat:
         return record
 
     async def beat(self) -> None:
-        """Write the record once (also refreshes the queue-depth gauge)."""
+        """Write the record once; add this process's new counts to the fleet totals.
+
+        Also refreshes the queue-depth gauge.
+        """
         record = self.record()
         ttl_ms = int(self.interval * MISSED_BEATS_BEFORE_DEAD * 1000)
+        deltas = {k: record[k] - self._sent.get(k, 0) for k in FLEET_COUNTERS if record.get(k)}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(worker_key(self.prefix, self.worker_id), json.dumps(record), px=ttl_ms)
             pipe.zadd(workers_index(self.prefix), {self.worker_id: record["last_heartbeat"]})
+            for name, delta in deltas.items():
+                if delta:
+                    pipe.hincrby(fleet_totals_key(self.prefix), name, delta)
             pipe.zcard(self.queue)
             results = await pipe.execute()
+        self._sent.update({k: record[k] for k in deltas})
         QUEUE_DEPTH.labels(self.queue).set(results[-1])
 
     async def _run(self) -> None:

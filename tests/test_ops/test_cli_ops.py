@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -264,3 +265,61 @@ def test_task_commands_wrong_input(worker_env: dict[str, str]) -> None:
         assert result.returncode == code, (args, result.stdout, result.stderr)
         assert text in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+async def test_pickled_jobs_accepted_when_allowed_and_counted(
+    arq_pool: ArqRedis, worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """With ACCEPT_PICKLE_JOBS=true an old producer's job runs, and status counts it."""
+    import pickle
+
+    from arq.jobs import Job
+
+    env = {**worker_env, "ACCEPT_PICKLE_JOBS": "true", "HEARTBEAT_SECONDS": "0.3"}
+    start_worker(UNIFIED, env=env)
+    for i in range(3):
+        raw = pickle.dumps({"t": None, "f": "ping", "a": [f"old-{i}"], "k": {}, "et": 0})
+        await arq_pool.psetex(f"arq:job:old-{i}", 60_000, raw)
+        await arq_pool.zadd(worker_env["QUEUE_NAME"], {f"old-{i}": 1})
+    for i in range(3):
+        job = Job(
+            f"old-{i}",
+            arq_pool,
+            _queue_name=worker_env["QUEUE_NAME"],
+            _deserializer=arq_pool.job_deserializer,
+        )
+        assert await job.result(timeout=20) == f"old-{i}"
+
+    def counted() -> dict[str, int] | None:
+        totals = json.loads(ai_worker("status", "--json", env=env).stdout)["fleet_totals"]
+        return totals if totals["pickled_accepted"] == 3 else None
+
+    totals = await asyncio.to_thread(
+        wait_for_sync, counted, timeout=20, message="pickled jobs counted"
+    )
+    assert totals == {"pickled_accepted": 3, "pickled_refused": 0}
+    human = await asyncio.to_thread(ai_worker, "status", env=env)
+    assert "pickled jobs (all time): accepted=3 refused=0" in human.stdout
+
+
+def test_run_command_runs_each_worker(worker_env: dict[str, str], tmp_path: Path) -> None:
+    for worker, queue in (
+        ("unified", "QUEUE_NAME"),
+        ("long-tasks", "LONG_TASKS_QUEUE_NAME"),
+        ("memory", "MEMORY_QUEUE_NAME"),
+    ):
+        enqueued = ai_worker(
+            "enqueue",
+            "ping",
+            "--arg",
+            f'"{worker}"',
+            "--queue",
+            worker_env[queue],
+            "--json",
+            env=worker_env,
+        )
+        job_id = json.loads(enqueued.stdout)["job_id"]
+        result = ai_worker("run", worker, "--burst", env=worker_env)
+        assert result.returncode == 0, result.stderr
+        assert job_id in result.stderr  # the job's start and finish lines
+        assert "deprecated" not in result.stderr

@@ -19,8 +19,9 @@ from services.unified.cli.tasks import task
 
 WORKERS = {
     "unified": "services.unified.worker.UnifiedWorkerSettings",
-    "long-tasks": "services.long_tasks.worker.WorkerSettings",
-    "memory": "services.memory.worker.WorkerSettings",
+    # the legacy classes with forwarders, as `app.*.worker` (without the deprecation warning)
+    "long-tasks": "services.unified.legacy.LongTasksWorkerSettings",
+    "memory": "services.unified.legacy.MemoryWorkerSettings",
 }
 
 

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.db import create_engine, create_session_factory
+from services.core.heartbeat import fleet_totals
 from services.core.settings import Settings
 from services.long_tasks.status import long_task_status
 from services.memory.status import memory_status
@@ -20,6 +21,7 @@ async def gather_status(redis: ArqRedis, settings: Settings) -> dict[str, Any]:
     status: dict[str, Any] = {
         "queues": [await queue_summary(redis, q) for q in all_queues(settings)],
         "workers": await workers_summary(redis, settings),
+        "fleet_totals": await fleet_totals(redis, settings.key_prefix),
     }
     engine = create_engine(settings)
     try:
@@ -46,6 +48,11 @@ def render(status: dict[str, Any]) -> str:
             f"  {w['id']}  kind={w['kind']} queue={w['queue']} done={w['jobs_done']} "
             f"failed={w['jobs_failed']} running={w['jobs_running']} beat={w['heartbeat_age_seconds']}s ago"
         )
+    totals = status["fleet_totals"]
+    lines.append(
+        f"  pickled jobs (all time): accepted={totals['pickled_accepted']} "
+        f"refused={totals['pickled_refused']}"
+    )
     if "long_tasks" in status:
         tasks = status["long_tasks"]
         states = " ".join(f"{k}={v}" for k, v in tasks["by_state"].items())
