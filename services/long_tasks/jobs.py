@@ -7,6 +7,7 @@ it reclaims expired leases, refreshes the by-state gauge and wakes every runner.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from services.core.blueprint import Ctx
@@ -16,6 +17,7 @@ from services.long_tasks import store
 from services.long_tasks.execution import log_reclaimed
 from services.long_tasks.models import STATES
 
+logger = logging.getLogger("ai_worker.long_tasks")
 POLL_CRON_NAME = "cron:long_tasks_poll"
 #: Where the blueprint's startup hook keeps this process's `Runner` in the arq ctx.
 RUNNER_KEY = "long_task_runner"
@@ -35,4 +37,11 @@ async def long_tasks_poll(ctx: Ctx) -> dict[str, Any]:
         runner.wake()  # also when this process's NOTIFY listener is reconnecting
     for state in STATES:
         LONG_TASKS_BY_STATE.labels(state).set(counts.get(state, 0))
+    logger.info(
+        "long-task poll: %d expired lease(s) reclaimed, %d pending, %d running",
+        len(reclaimed),
+        counts.get("pending", 0),
+        counts.get("running", 0),
+        extra={"fields": {"reclaimed": len(reclaimed), "by_state": counts}},
+    )
     return {"reclaimed": len(reclaimed), "by_state": counts}

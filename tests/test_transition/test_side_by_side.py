@@ -195,6 +195,12 @@ async def test_side_by_side_over_many_cron_ticks(
     ran_on = {r["_worker"] for r in records if str(r.get("function", "")).startswith("cron:")}
     assert len(ran_on) >= 2, "cron ticks were spread over legacy and unified workers"
 
+    # each poll and scan tick logged its summary
+    summaries = Counter(
+        r["message"].split(":")[0] for r in records if r["logger"] != "ai_worker.jobs"
+    )
+    assert summaries["long-task poll"] >= TICKS and summaries["L2 scan"] >= TICKS
+
     # no job failed, none for lack of its function
     failed = [r for r in records if r.get("outcome") == "failed"]
     assert not failed, failed[:3]
