@@ -50,3 +50,41 @@ def test_upgrade_head_then_downgrade_base(empty_database: Settings) -> None:
     assert asyncio.run(public_tables(settings)) <= {"alembic_version"}
     migrations.upgrade(settings, "head")
     assert asyncio.run(migrations.current_revision(settings)) == migrations.head_revision(settings)
+
+
+def test_alembic_cli_and_ai_worker_migrate_on_empty_databases(empty_database: Settings) -> None:
+    """Both documented commands build the schema from nothing, with the worker's settings."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DATABASE_URL": empty_database.sqlalchemy_url}
+    alembic = subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert alembic.returncode == 0, alembic.stderr
+    head = migrations.head_revision(empty_database)
+    assert asyncio.run(migrations.current_revision(empty_database)) == head
+    assert {"long_tasks", "topic_memories", "group_consensus"} <= asyncio.run(
+        public_tables(empty_database)
+    )
+
+    migrations.downgrade(empty_database, "base")
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "ai-worker"), "migrate"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert f"database at {head}" in cli.stdout
+    assert asyncio.run(migrations.current_revision(empty_database)) == head
