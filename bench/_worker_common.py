@@ -117,7 +117,7 @@ class WorkerProcess:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> WorkerProcess:
-        self.log = tempfile.TemporaryFile(prefix=f"bench-{self.name}-")
+        self.log = tempfile.TemporaryFile(prefix=f"bench-{self.name}-")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT
         )
@@ -250,3 +250,53 @@ def rss_mb(worker: WorkerProcess) -> dict[str, float]:
     info = worker.ps().memory_full_info()
     mib = 1024 * 1024
     return {"rss": info.rss / mib, "uss": info.uss / mib, "pss": info.pss / mib}
+
+
+# arq jobs without arq's per-job WATCH/MULTI: pipelined PSETEX + ZADD, as `enqueue_job` does
+
+
+async def arq_enqueue_batch(
+    redis: Redis, queue: str, function: str, n: int, batch: int = 500
+) -> list[str]:
+    """Enqueue `n` argument-less jobs in pipelined batches; returns their ids."""
+    from arq.constants import expires_extra_ms, job_key_prefix
+    from arq.jobs import serialize_job
+    from arq.utils import timestamp_ms
+
+    from services.core.serialization import job_serializer
+
+    ids = [uuid.uuid4().hex for _ in range(n)]
+    for start in range(0, n, batch):
+        pipe = redis.pipeline(transaction=False)
+        for job_id in ids[start : start + batch]:
+            enqueued = timestamp_ms()
+            data = serialize_job(function, (), {}, None, enqueued, serializer=job_serializer)
+            pipe.psetex(job_key_prefix + job_id, expires_extra_ms, data)
+            pipe.zadd(queue, {job_id: enqueued})
+        await pipe.execute()
+    return ids
+
+
+async def arq_results(
+    redis: Redis, queue: str, ids: list[str], timeout: float
+) -> list[dict[str, Any]]:
+    """Wait until every job has a result; returns the raw (msgpack) result dicts in order."""
+    import msgpack
+    from arq.constants import result_key_prefix
+
+    deadline = time.monotonic() + timeout
+    while await redis.zcard(queue) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    results: dict[str, dict[str, Any]] = {}
+    missing = list(ids)
+    while missing:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(missing)} of {len(ids)} arq jobs without a result")
+        values = await redis.mget([result_key_prefix + i for i in missing])
+        for job_id, value in zip(missing, values, strict=True):
+            if value is not None:
+                results[job_id] = msgpack.unpackb(value, raw=False, strict_map_key=False)
+        missing = [i for i in missing if i not in results]
+        if missing:
+            await asyncio.sleep(0.02)
+    return [results[i] for i in ids]

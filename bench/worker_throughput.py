@@ -1,7 +1,7 @@
 """No-op throughput and enqueue-to-start latency: unified worker vs bare arq vs SAQ.
 
-python -m bench.worker_throughput                 # 5,000 jobs x 3 rounds, 200 latency jobs
-python -m bench.worker_throughput --jobs 2000 --rounds 5 --latency-jobs 300
+python -m bench.worker_throughput         # 5 x 5,000 jobs, 3 x 150 latency jobs per worker
+python -m bench.worker_throughput --jobs 2000 --rounds 9 --latency-jobs 300 --no-info
 
 Each worker is a real separate process on Redis DB 13 (``BENCH_REDIS_DB``) with its own
 queue names and key prefix:
@@ -32,17 +32,16 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
-
-import msgpack
 
 from bench._worker_common import (
     PYTHON,
     WorkerProcess,
     Workers,
     arq_argv,
+    arq_enqueue_batch,
+    arq_results,
     flush_bench_db,
     median,
     percentile,
@@ -54,7 +53,7 @@ from bench._worker_common import (
     worker_env,
 )
 
-BATCH = 500
+BATCH = 500  # jobs per pipeline
 
 # --- worker definitions (imported by the worker processes) -------------------------------
 
@@ -141,6 +140,7 @@ class Contender:
     function: str
     worker: WorkerProcess
     throughput: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # worker CPU (user+sys) per job
     p50: list[float] = field(default_factory=list)
     p95: list[float] = field(default_factory=list)
     failures: int = 0
@@ -175,48 +175,6 @@ def saq_path() -> str:
 
 
 # arq --------------------------------------------------------------------------------------
-
-
-async def arq_enqueue_batch(redis: Any, queue: str, function: str, n: int) -> list[str]:
-    """Enqueue `n` jobs in pipelined batches: arq's own PSETEX + ZADD per job."""
-    from arq.constants import expires_extra_ms, job_key_prefix
-    from arq.jobs import serialize_job
-    from arq.utils import timestamp_ms
-
-    from services.core.serialization import job_serializer
-
-    ids = [uuid.uuid4().hex for _ in range(n)]
-    for start in range(0, n, BATCH):
-        pipe = redis.pipeline(transaction=False)
-        for job_id in ids[start : start + BATCH]:
-            enqueued = timestamp_ms()
-            data = serialize_job(function, (), {}, None, enqueued, serializer=job_serializer)
-            pipe.psetex(job_key_prefix + job_id, expires_extra_ms, data)
-            pipe.zadd(queue, {job_id: enqueued})
-        await pipe.execute()
-    return ids
-
-
-async def arq_results(redis: Any, queue: str, ids: list[str], timeout: float) -> list[dict]:
-    """Wait until every job has a result; returns the raw result dicts."""
-    from arq.constants import result_key_prefix
-
-    deadline = time.monotonic() + timeout
-    while await redis.zcard(queue) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    results: dict[str, dict] = {}
-    missing = list(ids)
-    while missing:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(missing)} of {len(ids)} arq jobs without a result")
-        values = await redis.mget([result_key_prefix + i for i in missing])
-        for job_id, value in zip(missing, values, strict=True):
-            if value is not None:
-                results[job_id] = msgpack.unpackb(value, raw=False, strict_map_key=False)
-        missing = [i for i in missing if i not in results]
-        if missing:
-            await asyncio.sleep(0.02)
-    return [results[i] for i in ids]
 
 
 async def arq_throughput(c: Contender, n: int) -> float:
@@ -324,6 +282,11 @@ async def saq_latency(c: Contender, n: int, rate: float) -> list[float]:
 # common -----------------------------------------------------------------------------------
 
 
+def cpu_seconds(worker: WorkerProcess) -> float:
+    times = worker.ps().cpu_times()
+    return float(times.user + times.system)
+
+
 async def paced(n: int, rate: float, call: Any) -> None:
     """Call `call()` n times, one at a time, at `rate` per second (no catch-up bursts)."""
     interval = 1 / rate
@@ -345,7 +308,7 @@ async def warm_up(c: Contender) -> None:
             else:
                 await asyncio.wait_for(saq_latency(c, 1, 100), 5)
             break
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{c.name} not ready:\n{c.worker.tail()}") from None
     await measure_throughput(c, 500)
@@ -361,6 +324,21 @@ async def measure_latency(c: Contender, n: int, rate: float) -> list[float]:
     return await (arq_latency(c, n, rate) if c.kind == "arq" else saq_latency(c, n, rate))
 
 
+async def measured(c: Contender, work: Any) -> Any:
+    """Run `work()` with only `c`'s worker running (the others stay SIGSTOPped)."""
+    c.worker.resume()
+    try:
+        await wait_idle(c.worker)
+        return await work()
+    finally:
+        c.worker.pause()
+
+
+def rotated(items: list[Contender], by: int) -> list[Contender]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
 async def run(args: argparse.Namespace, group: Workers) -> list[Contender]:
     all_c = contenders(include_info=not args.no_info)
     for c in all_c:
@@ -368,22 +346,34 @@ async def run(args: argparse.Namespace, group: Workers) -> list[Contender]:
     for c in all_c:
         await warm_up(c)
         c.worker.pause()
+    print(f"throughput: {args.jobs:,} jobs per run", flush=True)
     for round_no in range(args.rounds):
-        order = all_c[round_no % len(all_c) :] + all_c[: round_no % len(all_c)]
-        for c in order:
-            c.worker.resume()
-            try:
-                await wait_idle(c.worker)
+        for c in rotated(all_c, round_no):
+
+            async def throughput(c: Contender = c) -> None:
+                before = cpu_seconds(c.worker)
                 c.throughput.append(await measure_throughput(c, args.jobs))
-                await wait_idle(c.worker)
+                c.cpu_us.append((cpu_seconds(c.worker) - before) / args.jobs * 1e6)
+
+            await measured(c, throughput)
+            print(
+                f"  round {round_no + 1} {c.name:<17} {c.throughput[-1]:8,.0f} jobs/s  "
+                f"{c.cpu_us[-1]:4.0f} us worker CPU/job",
+                flush=True,
+            )
+    print(f"latency: {args.latency_jobs} jobs at {args.rate:g}/s per run", flush=True)
+    for round_no in range(args.latency_rounds):
+        for c in rotated(all_c, round_no):
+
+            async def latency(c: Contender = c) -> None:
                 latencies = await measure_latency(c, args.latency_jobs, args.rate)
                 c.p50.append(percentile(latencies, 50))
                 c.p95.append(percentile(latencies, 95))
-            finally:
-                c.worker.pause()
+
+            await measured(c, latency)
             print(
-                f"  round {round_no + 1} {c.name:<17} {c.throughput[-1]:8,.0f} jobs/s  "
-                f"p50 {c.p50[-1]:5.1f} ms  p95 {c.p95[-1]:5.1f} ms",
+                f"  round {round_no + 1} {c.name:<17} p50 {c.p50[-1]:5.1f} ms  "
+                f"p95 {c.p95[-1]:5.1f} ms",
                 flush=True,
             )
     for c in all_c:
@@ -395,38 +385,49 @@ async def run(args: argparse.Namespace, group: Workers) -> list[Contender]:
 def report(all_c: list[Contender], args: argparse.Namespace) -> None:
     by_name = {c.name: c for c in all_c}
     print()
-    print(f"{args.jobs:,} no-op jobs x {args.rounds} rounds; latency: {args.latency_jobs} jobs at")
-    print(f"{args.rate:g}/s per round. Medians over rounds.")
+    print(
+        f"Medians: throughput over {args.rounds} runs of {args.jobs:,} jobs; latency over "
+        f"{args.latency_rounds} runs of {args.latency_jobs} jobs at {args.rate:g}/s."
+    )
     print()
-    print(f"{'worker':<18} {'jobs/s':>8} {'min':>8} {'max':>8} {'p50 ms':>7} {'p95 ms':>7}  fail")
+    print(
+        f"{'worker':<18} {'jobs/s':>8} {'min':>8} {'max':>8} {'CPU us/job':>10} "
+        f"{'p50 ms':>7} {'p95 ms':>7}  failed"
+    )
     for c in all_c:
         print(
             f"{c.name:<18} {median(c.throughput):8,.0f} {min(c.throughput):8,.0f} "
-            f"{max(c.throughput):8,.0f} {median(c.p50):7.1f} {median(c.p95):7.1f}  {c.failures}"
+            f"{max(c.throughput):8,.0f} {median(c.cpu_us):10.0f} {median(c.p50):7.1f} "
+            f"{median(c.p95):7.1f}  {c.failures}"
         )
     print()
+    print("Ratios: of the medians, and (in brackets) the median of the per-round ratios.")
 
     def ratio(a: str, b: str, bar: float, label: str) -> None:
-        if a in by_name and b in by_name:
-            value = median(by_name[a].throughput) / median(by_name[b].throughput)
-            verdict = "PASS" if value >= bar else "MISS"
-            print(f"{a} / {b}: {value:5.2f}x  (bar >= {bar:g}: {verdict}) {label}")
+        if a not in by_name or b not in by_name:
+            return
+        ta, tb = by_name[a].throughput, by_name[b].throughput
+        value = median(ta) / median(tb)
+        paired = median([x / y for x, y in zip(ta, tb, strict=True)])
+        verdict = "PASS" if value >= bar else "MISS"
+        print(f"  {a} / {b}: {value:.2f}x [{paired:.2f}x]  bar >= {bar:g}: {verdict}  {label}")
 
-    ratio("unified WARNING", "bare-arq WARNING", 0.95, "same settings, same logging")
-    ratio("unified INFO", "bare-arq INFO", 0.95, "as users run them")
-    ratio("unified INFO", "saq (defaults)", 1.0, "shipped defaults")
-    ratio("unified WARNING", "saq (defaults)", 1.0, "")
+    ratio("unified WARNING", "bare-arq WARNING", 0.95, "(same settings, same logging)")
+    ratio("unified INFO", "bare-arq INFO", 0.95, "(as users run them)")
+    ratio("unified INFO", "saq (defaults)", 1.0, "(shipped defaults)")
+    ratio("unified WARNING", "saq (defaults)", 1.0, "(unified at WARNING)")
     shipped = by_name.get("unified INFO") or by_name["unified WARNING"]
     p50 = median(shipped.p50)
     verdict = "PASS" if p50 <= 50 else "MISS"
-    print(f"{shipped.name} enqueue-to-start p50: {p50:.1f} ms  (bar <= 50 ms: {verdict})")
+    print(f"  {shipped.name} enqueue-to-start p50: {p50:.1f} ms  bar <= 50 ms: {verdict}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=5_000, help="jobs per throughput run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-jobs", type=int, default=200, help="jobs per latency run")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput runs per worker")
+    parser.add_argument("--latency-jobs", type=int, default=150, help="jobs per latency run")
+    parser.add_argument("--latency-rounds", type=int, default=3, help="latency runs per worker")
     parser.add_argument("--rate", type=float, default=50.0, help="latency enqueue rate, /s")
     parser.add_argument("--no-info", action="store_true", help="skip the INFO-logging runs")
     args = parser.parse_args()
