@@ -16,7 +16,7 @@ from arq.worker import Function, func
 
 from services.core.blueprint import Blueprint, Ctx, DuplicateNameError, Hook
 from services.core.instrumentation import instrument
-from services.core.logging import use_for_arq_cli
+from services.core.logging import quiet_arq_job_lines, use_for_arq_cli
 from services.core.redis import redis_settings_from
 from services.core.resources import core_blueprint
 from services.core.serialization import JobDeserializer, job_serializer
@@ -76,10 +76,17 @@ def chain_startup(
             await _run_shutdown(reversed(started), ctx)
             raise
         logger.info(
-            "worker %s ready",
+            "worker %s ready on %s",
             ctx.get("worker_id"),
-            extra={"fields": {"blueprints": [b.name for b in blueprints]}},
+            ctx.get("queue_name"),
+            extra={
+                "fields": {
+                    "blueprints": [b.name for b in blueprints],
+                    "queue": ctx.get("queue_name"),
+                }
+            },
         )
+        quiet_arq_job_lines(settings)
 
     return on_startup
 

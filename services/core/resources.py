@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.core.blueprint import Blueprint, Ctx
 from services.core.db import create_engine, create_session_factory
 from services.core.heartbeat import Heartbeat
+from services.core.instrumentation import STATS
 from services.core.logging import configure_logging
 from services.core.metrics import start_metrics_server
 from services.core.serialization import JobDeserializer
@@ -95,7 +96,14 @@ async def close_resources(ctx: Ctx) -> None:
     engine: AsyncEngine | None = ctx.pop("db_engine", None)
     if engine is not None:
         await engine.dispose()
-    logger.info("worker %s stopped", ctx.get("worker_id"))
+    logger.info(
+        "worker %s stopped: %d job(s) done, %d failed, %d cancelled",
+        ctx.get("worker_id"),
+        STATS.done,
+        STATS.failed,
+        STATS.cancelled,
+        extra={"fields": {"jobs_done": STATS.done, "jobs_failed": STATS.failed}},
+    )
 
 
 @core_blueprint.job(name="ping")
