@@ -54,7 +54,7 @@ def instrument(name: str, coroutine: JobCoroutine) -> JobCoroutine:
             "try": ctx.get("job_try"),
         }
         if logger.isEnabledFor(logging.INFO):
-            logger.info("job %s started: %s", fields["job_id"], name, extra={"fields": fields})
+            logger.info("%s started", name, extra={"fields": fields})
         STATS.running += 1
         started = time.perf_counter()
         outcome = "success"
@@ -84,13 +84,6 @@ def instrument(name: str, coroutine: JobCoroutine) -> JobCoroutine:
             fields["outcome"] = outcome
             level = logging.INFO if outcome == "success" else logging.WARNING
             if logger.isEnabledFor(level):
-                logger.log(
-                    level,
-                    "job %s %s: %s",
-                    fields["job_id"],
-                    outcome,
-                    name,
-                    extra={"fields": fields},
-                )
+                logger.log(level, "%s %s", name, outcome, extra={"fields": fields})
 
     return run
