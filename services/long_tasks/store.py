@@ -235,7 +235,7 @@ RECLAIM_SQL = sa.text(
         updated_at = now()
     FROM expired
     WHERE t.id = expired.id
-    RETURNING t.id, t.kind, t.status, t.attempts
+    RETURNING t.id, t.kind, t.status, t.attempts, t.schedule, t.schedule_timezone
     """
 )
 
@@ -247,6 +247,20 @@ async def reclaim_expired(session: AsyncSession, limit: int = 1000) -> list[Any]
     Returns the changed rows (id, kind, status, attempts).
     """
     return list(await session.execute(RECLAIM_SQL, {"limit": limit}))
+
+
+async def rearm_failed(session: AsyncSession, task_id: int, run_at: datetime) -> bool:
+    """Re-arm a recurring task that just failed outright (e.g. its last attempt was lost to
+    a crash) for its next occurrence: pending, attempts and checkpoint reset, error kept."""
+    result = await session.execute(
+        tasks.update()
+        .where(tasks.c.id == task_id, tasks.c.status == FAILED, tasks.c.schedule.is_not(None))
+        .values(
+            status=PENDING, run_at=run_at, attempts=0, checkpoint=None, updated_at=sa.func.now()
+        )
+        .returning(tasks.c.id)
+    )
+    return result.first() is not None
 
 
 async def notify(session: AsyncSession, message: str = "wake") -> None:

@@ -116,3 +116,25 @@ async def test_claim_skips_future_and_cancelled_tasks(db_sessions: Sessions) -> 
     due = await submit_task(NOOP, {}, sessions=db_sessions)
     assert [c.lease.task_id for c in await claim(db_sessions, "w", limit=10)] == [due.id]
     assert await claim(db_sessions, "w", limit=10) == []
+
+
+async def test_recurring_task_keeps_recurring_when_a_crash_takes_its_last_attempt(
+    db_sessions: Sessions,
+) -> None:
+    task = await submit_task(NOOP, {}, schedule="0 3 * * *", max_attempts=1, sessions=db_sessions)
+    async with db_sessions() as session, session.begin():
+        # make it due now, as if 03:00 had come
+        await session.execute(
+            tasks.update().where(tasks.c.id == task.id).values(run_at=sa.func.now())
+        )
+    await claim(db_sessions, "worker-a")
+    await expire_leases(db_sessions)
+    result = await long_tasks_poll({"db_sessions": db_sessions})
+    assert result["reclaimed"] == 1
+    rearmed = await get_task(task.id, sessions=db_sessions)
+    assert rearmed is not None and rearmed.status == "pending" and rearmed.attempts == 0
+    assert rearmed.run_at > task.created_at and (rearmed.run_at.hour, rearmed.run_at.minute) == (
+        3,
+        0,
+    )
+    assert rearmed.last_error is not None and "expired" in rearmed.last_error
