@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     l2_queue_max_len: PositiveInt = 200
     consensus_hour: Annotated[int, Field(ge=0, le=23)] = 2
     consensus_min_support: Annotated[int, Field(ge=2)] = 2
+    memory_ledger_retention_days: PositiveInt = 30
     summarizer: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str = "https://api.openai.com/v1"
     llm_api_key: SecretStr | None = None

@@ -8,7 +8,7 @@ domain modules. Every one is idempotent.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from services.core.blueprint import Ctx
@@ -101,8 +101,10 @@ async def cron_consensus_daily(ctx: Ctx) -> dict[str, int]:
     """
     settings = ctx_settings(ctx)
     day = consensus_day(settings, _clock(ctx))
-    async with ctx_sessions(ctx)() as session:
+    async with ctx_sessions(ctx)() as session, session.begin():
         groups = await store.groups_changed_since_consensus(session)
+        cutoff = _clock(ctx)() - timedelta(days=settings.memory_ledger_retention_days)
+        pruned = await store.prune_ledger(session, cutoff)
     enqueued = 0
     for group_id in groups:
         job = await ctx["redis"].enqueue_job(
@@ -113,9 +115,17 @@ async def cron_consensus_daily(ctx: Ctx) -> dict[str, int]:
         )
         enqueued += job is not None
     logger.info(
-        "consensus: %d group(s) changed, %d enqueued",
+        "consensus: %d group(s) changed, %d enqueued; %d old ledger row(s) pruned",
         len(groups),
         enqueued,
-        extra={"fields": {"groups": len(groups), "enqueued": enqueued, "day": day.isoformat()}},
+        pruned,
+        extra={
+            "fields": {
+                "groups": len(groups),
+                "enqueued": enqueued,
+                "day": day.isoformat(),
+                "pruned": pruned,
+            }
+        },
     )
-    return {"groups": len(groups), "enqueued": enqueued}
+    return {"groups": len(groups), "enqueued": enqueued, "pruned": pruned}

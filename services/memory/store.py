@@ -229,3 +229,18 @@ async def latest_consensus_per_group(
         .limit(limit)
     )
     return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def prune_ledger(session: AsyncSession, older_than: datetime) -> int:
+    """Forget folded-message ids folded before `older_than`; returns how many.
+
+    The watermark alone guarantees a replay never folds a message twice; the ledger only
+    catches the same message id pushed again *after* it was folded. Keeping it bounded
+    means such a re-push older than the retention is folded as a new message.
+    """
+    result = await session.execute(
+        sa.delete(topic_memory_messages)
+        .where(topic_memory_messages.c.folded_at < older_than)
+        .returning(topic_memory_messages.c.message_id)
+    )
+    return len(result.all())

@@ -205,3 +205,26 @@ async def test_consensus_on_planted_data(
         assert (
             await session.execute(sa.select(sa.func.count()).select_from(store.group_consensus))
         ).scalar() == 1
+
+
+async def test_daily_cron_prunes_the_ledger_past_its_retention(
+    redis: Redis, db_sessions: Sessions, settings: Settings, arq_pool: object
+) -> None:
+
+    from services.memory.jobs import cron_consensus_daily
+
+    clock = FakeClock()
+    for i in range(3):
+        await push_message(
+            redis, topic_id="t1", group_id="g", message=msg(i), settings=settings, clock=clock
+        )
+    await update(redis, db_sessions, settings, "t1", clock=clock)
+    assert len(await folded_ids(db_sessions, "t1")) == 3
+    ctx = {"settings": settings, "db_sessions": db_sessions, "redis": arq_pool, "memory_clock": clock}
+    kept = await cron_consensus_daily(ctx)
+    assert kept["pruned"] == 0 and len(await folded_ids(db_sessions, "t1")) == 3
+    clock.advance(days=settings.memory_ledger_retention_days + 1)
+    pruned = await cron_consensus_daily(ctx)
+    assert pruned["pruned"] == 3 and await folded_ids(db_sessions, "t1") == []
+    stored = await get_topic_memory("t1", sessions=db_sessions)
+    assert stored is not None and stored.message_count == 3  # the memory itself is kept
