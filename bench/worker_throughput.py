@@ -154,6 +154,8 @@ def contenders(include_info: bool) -> list[Contender]:
     specs: list[tuple[str, str, str, list[str], str]] = [
         ("bare-arq WARNING", "arq", "noop", arq_argv(bare, *quiet), "WARNING"),
         ("unified WARNING", "arq", "ping", arq_argv(unified), "WARNING"),
+        # the standard loop, like the bare worker: the like-for-like comparison
+        ("unified WARNING asyncio", "arq", "ping", arq_argv(unified), "WARNING"),
         ("saq (defaults)", "saq", "noop", [PYTHON, "-m", "saq", saq_path()], "WARNING"),
     ]
     if include_info:
@@ -165,6 +167,8 @@ def contenders(include_info: bool) -> list[Contender]:
     for name, kind, function, argv, level in specs:
         tag = run_id()
         env = worker_env(tag, level)
+        if name.endswith("asyncio"):
+            env["WORKER_EVENT_LOOP"] = "asyncio"
         worker = WorkerProcess(name=name, argv=argv, env=env, queue=env["QUEUE_NAME"])
         result.append(Contender(name=name, kind=kind, function=function, worker=worker))
     return result
@@ -412,7 +416,8 @@ def report(all_c: list[Contender], args: argparse.Namespace) -> None:
         verdict = "PASS" if value >= bar else "MISS"
         print(f"  {a} / {b}: {value:.2f}x [{paired:.2f}x]  bar >= {bar:g}: {verdict}  {label}")
 
-    ratio("unified WARNING", "bare-arq WARNING", 0.95, "(same settings, same logging)")
+    ratio("unified WARNING asyncio", "bare-arq WARNING", 0.95, "(same settings, logging, loop)")
+    ratio("unified WARNING", "bare-arq WARNING", 0.95, "(same settings and logging, uvloop)")
     ratio("unified INFO", "bare-arq INFO", 0.95, "(as users run them)")
     ratio("unified INFO", "saq (defaults)", 1.0, "(shipped defaults)")
     ratio("unified WARNING", "saq (defaults)", 1.0, "(unified at WARNING)")

@@ -14,9 +14,10 @@ from typing import Any
 
 from arq.worker import Function, func
 
+from services.core.arq_cli import prepare_for_arq_cli
 from services.core.blueprint import Blueprint, Ctx, DuplicateNameError, Hook
 from services.core.instrumentation import instrument
-from services.core.logging import quiet_arq_job_lines, use_for_arq_cli
+from services.core.logging import quiet_arq_job_lines
 from services.core.redis import redis_settings_from
 from services.core.resources import core_blueprint
 from services.core.serialization import JobDeserializer, job_serializer
@@ -130,7 +131,7 @@ def build_worker_settings(
     """
     composed = [core_blueprint, *blueprints]
     check_unique_names(composed)
-    use_for_arq_cli(settings)
+    prepare_for_arq_cli(settings)
     deserializer = JobDeserializer(accept_pickle=settings.accept_pickle_jobs)
     shared = {
         "worker_kind": kind or "+".join(b.name for b in blueprints),

@@ -108,22 +108,3 @@ def quiet_arq_job_lines(settings: Settings) -> None:
     """
     if settings.log_level != "DEBUG":
         logging.getLogger("arq.worker").setLevel(logging.WARNING)
-
-
-def use_for_arq_cli(settings: Settings) -> None:
-    """Make `arq <settings>` configure logging our way from its very first line.
-
-    arq's CLI imports the settings class, then applies its own plain log config, then logs
-    "Starting worker" before any startup hook runs. Replacing the CLI's default config
-    function (arq reads it from its module at call time) gives those first lines our
-    format and redaction too. `--custom-log-dict` still wins, as arq documents.
-    """
-    import arq.cli
-
-    def log_config(verbose: bool) -> dict[str, Any]:
-        configure_logging(settings)
-        if verbose:
-            logging.getLogger().setLevel(logging.DEBUG)
-        return {"version": 1, "incremental": True}
-
-    arq.cli.default_log_config = log_config  # type: ignore[attr-defined]

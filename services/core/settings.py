@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     worker_max_tries: PositiveInt = 5
     worker_timezone: str = "UTC"
     accept_pickle_jobs: bool = False
+    worker_event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     # long tasks
     long_task_concurrency: PositiveInt = 4

@@ -220,7 +220,12 @@ async def test_daily_cron_prunes_the_ledger_past_its_retention(
         )
     await update(redis, db_sessions, settings, "t1", clock=clock)
     assert len(await folded_ids(db_sessions, "t1")) == 3
-    ctx = {"settings": settings, "db_sessions": db_sessions, "redis": arq_pool, "memory_clock": clock}
+    ctx = {
+        "settings": settings,
+        "db_sessions": db_sessions,
+        "redis": arq_pool,
+        "memory_clock": clock,
+    }
     kept = await cron_consensus_daily(ctx)
     assert kept["pruned"] == 0 and len(await folded_ids(db_sessions, "t1")) == 3
     clock.advance(days=settings.memory_ledger_retention_days + 1)

@@ -59,6 +59,16 @@ async def test_unified_worker_runs_jobs_left_on_legacy_queues(
             await arq_pool.enqueue_job("ping", f"{queue}-{i}", _queue_name=queue) for i in range(20)
         ]
     start_worker("app.workers.unified_worker.UnifiedWorkerSettings")
+
+    async def bridged() -> bool:
+        return not any(
+            [
+                await arq_pool.zcard(settings.long_tasks_queue_name),
+                await arq_pool.zcard(settings.memory_queue_name),
+            ]
+        )
+
+    await wait_for(bridged, timeout=30, message="legacy queues bridged")
     # A moved job is looked up on the queue it now sits in (arq's Job remembers the old one).
     moved = [
         Job(

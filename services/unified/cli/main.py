@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from services.core.arq_cli import install_event_loop
 from services.core.health import check_services
 from services.core.logging import configure_logging
 from services.unified.cli.common import fail, load_settings_or_fail
@@ -52,6 +53,7 @@ def run(worker: str, burst: bool) -> None:
     broken = [c for c in asyncio.run(check_services(settings)) if not c.ok]
     if broken:
         fail("; ".join(c.detail for c in broken))
+    install_event_loop(settings)
     run_worker(import_worker_settings(worker), **({"burst": True} if burst else {}))
 
 
