@@ -60,18 +60,11 @@ def database_url() -> Iterator[str]:
     """A fresh database for this pytest process, migrated to head; dropped at the end."""
     name = svc.database_name()
 
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(svc.TEST_POSTGRES_ADMIN_URL)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(svc.admin_execute(f'CREATE DATABASE "{name}"'))
     url = svc.admin_url_for(name)
     migrations.upgrade(load_settings(database_url=url), "head")
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(svc.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -18,16 +18,9 @@ from tests.support import services as svc
 def empty_database() -> Iterator[Settings]:
     name = f"aiw_migrate_{uuid.uuid4().hex[:8]}"
 
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(svc.TEST_POSTGRES_ADMIN_URL)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(svc.admin_execute(f'CREATE DATABASE "{name}"'))
     yield load_settings(database_url=svc.admin_url_for(name))
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(svc.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def public_tables(settings: Settings) -> set[str]:

@@ -47,3 +47,14 @@ def admin_url_for(database: str) -> str:
 def worker_target(subsystem: str, mode: str = WORKER_MODE) -> str:
     """The settings path a test's worker runs for `subsystem` in this tox mode."""
     return UNIFIED_SETTINGS if mode == "unified" else LEGACY_SETTINGS[subsystem]
+
+
+async def admin_execute(sql: str) -> None:
+    """Run `sql` on the admin database (CREATE/DROP DATABASE for isolated test databases)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(TEST_POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()

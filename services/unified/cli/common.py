@@ -11,7 +11,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.core.db import create_engine, create_session_factory
 from services.core.health import describe_redis
 from services.core.redis import create_pool
 from services.core.settings import ConfigError, Settings, get_settings
@@ -52,6 +55,25 @@ def run_with_redis(settings: Settings, body: Callable[[ArqRedis], Awaitable[T]])
         return asyncio.run(main())
     except (RedisError, OSError) as error:
         fail(f"Redis unreachable at {describe_redis(settings)} ({type(error).__name__})")
+
+
+def run_with_db(
+    settings: Settings, body: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run `body(sessions)` on a short-lived engine; an unreachable or failing database
+    becomes a one-line error and exit 1."""
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            return await body(create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except (OSError, SQLAlchemyError) as error:
+        fail(f"PostgreSQL unreachable or failing ({type(error).__name__}); run `ai-worker check`")
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:

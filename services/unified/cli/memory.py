@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, date, datetime
 from typing import Any
 
 import click
 from arq.connections import ArqRedis
-from sqlalchemy.exc import SQLAlchemyError
 
-from services.core.db import create_engine, create_session_factory
-from services.core.settings import Settings
 from services.memory.api import get_consensus, get_topic_memory, push_message
 from services.memory.models import InvalidMessage
-from services.unified.cli.common import emit, fail, load_settings_or_fail, run_with_redis
+from services.unified.cli.common import (
+    emit,
+    fail,
+    load_settings_or_fail,
+    run_with_db,
+    run_with_redis,
+)
 
 
 @click.group()
 def memory() -> None:
     """Push chat messages and read topic memories and group consensus."""
-
-
-def read_db(settings: Settings, body: Any) -> Any:
-    """Run `body(sessions)` on a short-lived engine; an unreachable DB is a one-line error."""
-
-    async def main() -> Any:
-        engine = create_engine(settings)
-        try:
-            return await body(create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (OSError, SQLAlchemyError) as error:
-        fail(f"PostgreSQL unreachable ({type(error).__name__}); run `ai-worker check`")
 
 
 @memory.command()
@@ -78,7 +64,7 @@ def push(topic_id: str, group_id: str, raw: str, as_json: bool) -> None:
 def show(topic_id: str, as_json: bool) -> None:
     """Show a topic's memory. Exit 1 if the topic has no memory yet."""
     settings = load_settings_or_fail()
-    stored = read_db(settings, lambda sessions: get_topic_memory(topic_id, sessions=sessions))
+    stored = run_with_db(settings, lambda sessions: get_topic_memory(topic_id, sessions=sessions))
     if stored is None:
         fail(f"topic {topic_id!r} has no memory yet")
     emit(stored.model_dump(mode="json"), as_json, _render_memory)
@@ -94,7 +80,9 @@ def consensus(group_id: str, day: datetime | None, as_json: bool) -> None:
     """Show a group's consensus. Exit 1 if there is none for that day."""
     settings = load_settings_or_fail()
     wanted: date | None = day.date() if day else None
-    found = read_db(settings, lambda sessions: get_consensus(group_id, wanted, sessions=sessions))
+    found = run_with_db(
+        settings, lambda sessions: get_consensus(group_id, wanted, sessions=sessions)
+    )
     if found is None:
         fail(f"group {group_id!r} has no consensus" + (f" for {wanted}" if wanted else ""))
     emit(found.model_dump(mode="json"), as_json, _render_consensus)

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.core.db import create_engine, create_session_factory
-from services.core.settings import Settings
 from services.long_tasks import api
 from services.long_tasks.models import STATES, Task
 from services.long_tasks.registry import import_handler_modules
-from services.unified.cli.common import emit, fail, load_settings_or_fail
+from services.unified.cli.common import emit, fail, load_settings_or_fail, run_with_db
 
 T = TypeVar("T")
-
-
-def with_db(
-    settings: Settings, body: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
-    """Run `body(sessions)`; an unreachable database is a one-line error and exit 1."""
-
-    async def main() -> T:
-        engine = create_engine(settings)
-        try:
-            return await body(create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (OSError, SQLAlchemyError) as error:
-        fail(f"PostgreSQL unreachable or failing ({type(error).__name__}); run `ai-worker check`")
 
 
 def as_dict(task: Task) -> dict[str, Any]:
@@ -100,7 +77,7 @@ def submit(
         )
 
     try:
-        created = with_db(settings, body)
+        created = run_with_db(settings, body)
     except ValueError as error:
         fail(str(error), code=2)
     emit(
@@ -116,7 +93,7 @@ def submit(
 def show(task_id: int, as_json: bool) -> None:
     """Show one task. Exit 1 if there is no such task."""
     settings = load_settings_or_fail()
-    found = with_db(settings, lambda sessions: api.get_task(task_id, sessions=sessions))
+    found = run_with_db(settings, lambda sessions: api.get_task(task_id, sessions=sessions))
     if found is None:
         fail(f"no long task with id {task_id}")
     emit(as_dict(found), as_json, render_task)
@@ -131,7 +108,7 @@ def show(task_id: int, as_json: bool) -> None:
 def list_(status: str | None, kind: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List tasks, newest first."""
     settings = load_settings_or_fail()
-    found = with_db(
+    found = run_with_db(
         settings,
         lambda sessions: api.list_tasks(
             status=status, kind=kind, limit=limit, offset=offset, sessions=sessions
@@ -156,7 +133,7 @@ def list_(status: str | None, kind: str | None, limit: int, offset: int, as_json
 def cancel(task_id: int, as_json: bool) -> None:
     """Cancel a task (pending: at once; running: its handler is told). Exit 1 if unknown."""
     settings = load_settings_or_fail()
-    found = with_db(settings, lambda sessions: api.cancel_task(task_id, sessions=sessions))
+    found = run_with_db(settings, lambda sessions: api.cancel_task(task_id, sessions=sessions))
     if found is None:
         fail(f"no long task with id {task_id}")
     emit(
