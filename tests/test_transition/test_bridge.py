@@ -149,3 +149,21 @@ async def test_legacy_worker_forwards_other_subsystems_jobs(
     await wait_for(
         lambda: arq_pool.zcard(settings.memory_queue_name), message="forwarded job queued"
     )
+
+
+async def test_a_late_worker_cannot_rerun_a_finished_cron_tick(
+    arq_pool: ArqRedis, settings: Settings, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """arq's cron default keeps no result, so 60 s after a tick its id is free again and a
+    worker whose clock lags can run the tick twice; ours keep the result for a day."""
+    tick = "cron:long_tasks_poll:1796400000123"
+    job = await arq_pool.enqueue_job("cron:long_tasks_poll", _job_id=tick)
+    assert job is not None
+    worker = WorkerProcess.arq(
+        "services.unified.worker.UnifiedWorkerSettings", worker_env, tmp_path / "w.log", "--burst"
+    ).start()
+    assert worker.wait(timeout=60) == 0, worker.output()
+    assert (await job.result_info()) is not None
+    assert await arq_pool.pttl(f"arq:result:{tick}") > 23 * 3600 * 1000
+    await arq_pool.delete(in_progress_key_prefix + tick)  # what arq's 60 s expiry does
+    assert await arq_pool.enqueue_job("cron:long_tasks_poll", _job_id=tick) is None
