@@ -20,5 +20,5 @@ COPY deploy ./deploy
 
 USER worker
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD ["ai-worker", "check", "--kind", "any"]
+    CMD ["ai-worker", "check", "--kind", "any", "--local"]
 CMD ["python", "-m", "arq", "app.workers.unified_worker.UnifiedWorkerSettings"]

@@ -323,3 +323,32 @@ def test_run_command_runs_each_worker(worker_env: dict[str, str], tmp_path: Path
         assert result.returncode == 0, result.stderr
         assert job_id in result.stderr  # the job's start and finish lines
         assert "deprecated" not in result.stderr
+
+
+async def test_check_local_counts_only_this_hosts_workers(
+    arq_pool: ArqRedis, worker_env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """A container healthcheck must not pass because a worker elsewhere is alive."""
+    import time as clock
+
+    elsewhere = {
+        "id": "other:1:x",
+        "host": "some-other-host",
+        "pid": 1,
+        "kind": "unified",
+        "queue": "q",
+        "started_at": clock.time(),
+        "last_heartbeat": clock.time(),
+        "jobs_done": 0,
+        "jobs_failed": 0,
+        "jobs_cancelled": 0,
+        "jobs_running": 0,
+    }
+    prefix = worker_env["KEY_PREFIX"]
+    await arq_pool.set(f"{prefix}worker:other:1:x", json.dumps(elsewhere), px=60_000)
+    await arq_pool.zadd(f"{prefix}workers", {"other:1:x": clock.time()})
+    assert (await asyncio.to_thread(ai_worker, "check", env=worker_env)).returncode == 0
+    local = await asyncio.to_thread(ai_worker, "check", "--local", env=worker_env)
+    assert local.returncode == 1 and "no unified worker on host" in local.stdout
+    start_worker(UNIFIED)
+    assert (await asyncio.to_thread(ai_worker, "check", "--local", env=worker_env)).returncode == 0

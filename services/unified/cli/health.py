@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -32,7 +33,7 @@ async def check_schema(settings: Settings) -> ServiceCheck:
     return ServiceCheck("schema", True, f"schema at head ({head})")
 
 
-async def check_workers(settings: Settings, kind: str) -> ServiceCheck:
+async def check_workers(settings: Settings, kind: str, host: str | None = None) -> ServiceCheck:
     client = redis_client(settings)
     try:
         workers = await live_workers(client, settings.key_prefix)
@@ -44,14 +45,17 @@ async def check_workers(settings: Settings, kind: str) -> ServiceCheck:
     matching = [
         w
         for w in workers
-        if (kind == "any" or w["kind"] == kind) and w["last_heartbeat"] >= fresh_after
+        if (kind == "any" or w["kind"] == kind)
+        and w["last_heartbeat"] >= fresh_after
+        and (host is None or w["host"] == host)
     ]
+    where = f" on host {host}" if host else ""
     if not matching:
-        return ServiceCheck("worker", False, f"no {kind} worker has a fresh heartbeat")
-    return ServiceCheck("worker", True, f"{len(matching)} {kind} worker(s) alive")
+        return ServiceCheck("worker", False, f"no {kind} worker{where} has a fresh heartbeat")
+    return ServiceCheck("worker", True, f"{len(matching)} {kind} worker(s) alive{where}")
 
 
-async def run_checks(settings: Settings, kind: str) -> list[ServiceCheck]:
+async def run_checks(settings: Settings, kind: str, host: str | None = None) -> list[ServiceCheck]:
     redis_check, postgres_check = await check_services(settings)
     checks = [redis_check, postgres_check]
     if postgres_check.ok:
@@ -59,7 +63,7 @@ async def run_checks(settings: Settings, kind: str) -> list[ServiceCheck]:
     else:
         checks.append(ServiceCheck("schema", False, "not checked: PostgreSQL unreachable"))
     if redis_check.ok:
-        checks.append(await check_workers(settings, kind))
+        checks.append(await check_workers(settings, kind, host))
     else:
         checks.append(ServiceCheck("worker", False, "not checked: Redis unreachable"))
     return checks
@@ -73,12 +77,18 @@ async def run_checks(settings: Settings, kind: str) -> list[ServiceCheck]:
     show_default=True,
     help="Which worker must be alive.",
 )
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only count workers on this host: what a container or host healthcheck needs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def check(kind: str, as_json: bool) -> None:
+def check(kind: str, local: bool, as_json: bool) -> None:
     """Exit 0 only if Redis and PostgreSQL answer, the schema is at head and a worker of
-    KIND has a fresh heartbeat; otherwise exit 1 and say what failed."""
+    KIND (on this host, with --local) has a fresh heartbeat; otherwise exit 1 and say what
+    failed."""
     settings = load_settings_or_fail()
-    checks = asyncio.run(run_checks(settings, kind))
+    checks = asyncio.run(run_checks(settings, kind, socket.gethostname() if local else None))
     data: dict[str, Any] = {"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]}
     emit(
         data,
