@@ -11,13 +11,11 @@ import logging
 from typing import Any
 
 from services.core.blueprint import Ctx
-from services.core.clock import utc_now
 from services.core.metrics import LONG_TASKS_BY_STATE
 from services.core.resources import ctx_sessions
 from services.long_tasks import store
 from services.long_tasks.execution import log_reclaimed
-from services.long_tasks.models import FAILED, STATES
-from services.long_tasks.timing import next_run
+from services.long_tasks.models import STATES
 
 logger = logging.getLogger("ai_worker.long_tasks")
 POLL_CRON_NAME = "cron:long_tasks_poll"
@@ -30,11 +28,6 @@ async def long_tasks_poll(ctx: Ctx) -> dict[str, Any]:
     task counts by state, and NOTIFY the runners so due tasks are claimed at once."""
     async with ctx_sessions(ctx)() as session, session.begin():
         reclaimed = await store.reclaim_expired(session)
-        for row in reclaimed:
-            if row.status == FAILED and row.schedule:
-                # a recurring task keeps recurring even when a crash took its last attempt
-                when = next_run(row.schedule, row.schedule_timezone or "UTC", utc_now())
-                await store.rearm_failed(session, row.id, when)
         counts = await store.counts_by_state(session)
         await store.notify(session)
     for row in reclaimed:

@@ -15,7 +15,7 @@ Times come from the database clock (``now()``), shared by every worker.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from services.long_tasks.models import (
     SUCCEEDED,
     tasks,
 )
+from services.long_tasks.timing import next_run
 
 
 class LeaseLost(Exception):
@@ -242,11 +243,17 @@ RECLAIM_SQL = sa.text(
 
 async def reclaim_expired(session: AsyncSession, limit: int = 1000) -> list[Any]:
     """Running tasks whose lease expired (their worker died): back to pending, checkpoint kept,
-    the lost attempt counted; `failed` when it was the last attempt. Idempotent.
+    the lost attempt counted; `failed` when it was the last attempt, except that a recurring
+    task is then re-armed for its next occurrence. Idempotent.
 
-    Returns the changed rows (id, kind, status, attempts).
+    Returns the changed rows (id, kind, status, attempts, schedule, schedule_timezone).
     """
-    return list(await session.execute(RECLAIM_SQL, {"limit": limit}))
+    rows = list(await session.execute(RECLAIM_SQL, {"limit": limit}))
+    for row in rows:
+        if row.status == FAILED and row.schedule:
+            when = next_run(row.schedule, row.schedule_timezone or "UTC", datetime.now(UTC))
+            await rearm_failed(session, row.id, when)
+    return rows
 
 
 async def rearm_failed(session: AsyncSession, task_id: int, run_at: datetime) -> bool:
