@@ -145,12 +145,6 @@ class WorkerProcess:
         text = self.log.read().decode(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    def log_lines(self) -> int:
-        if self.log is None:
-            return 0
-        self.log.seek(0)
-        return self.log.read().count(b"\n")
-
     def pause(self) -> None:
         """SIGSTOP: an idle worker must not take CPU from the one being measured."""
         if self.proc is not None and self.proc.poll() is None and not self.paused:

@@ -66,29 +66,14 @@ async def noop(ctx: dict[str, Any], payload: object = None) -> object:
 def _bare_arq_settings() -> type:
     from arq.worker import func
 
-    from services.core.redis import redis_settings_from
-    from services.core.serialization import JobDeserializer, job_serializer
+    # the unified worker's own arq options: "same settings" by construction
+    from services.core.composition import arq_worker_options
     from services.core.settings import load_settings
 
     settings = load_settings()
-    return type(
-        "BareArqSettings",
-        (),
-        {
-            "functions": [func(noop, name="noop")],  # type: ignore[arg-type]
-            "queue_name": settings.queue_name,
-            "redis_settings": redis_settings_from(settings),
-            "max_jobs": settings.worker_max_jobs,
-            "poll_delay": settings.worker_poll_delay,
-            "job_timeout": settings.worker_job_timeout,
-            "keep_result": settings.worker_keep_result,
-            "max_tries": settings.worker_max_tries,
-            "timezone": settings.timezone,
-            "job_serializer": job_serializer,
-            "job_deserializer": JobDeserializer(accept_pickle=settings.accept_pickle_jobs),
-            "health_check_interval": 60,
-        },
-    )
+    options = arq_worker_options(settings, settings.queue_name)
+    functions = [func(noop, name="noop")]  # type: ignore[arg-type]
+    return type("BareArqSettings", (), {"functions": functions, **options})
 
 
 #: arq's own CLI log config, at WARNING (``--custom-log-dict``).

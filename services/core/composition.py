@@ -55,9 +55,7 @@ def arq_functions(blueprints: Sequence[Blueprint]) -> list[Function]:
     ]
 
 
-def chain_startup(
-    blueprints: Sequence[Blueprint], settings: Settings, shared: dict[str, Any]
-) -> Hook:
+def chain_startup(blueprints: Sequence[Blueprint], shared: dict[str, Any]) -> Hook:
     """One startup hook running every blueprint's hooks in order on a shared ctx.
 
     If a hook fails, the shutdown hooks of blueprints already started run (in reverse)
@@ -65,7 +63,6 @@ def chain_startup(
     """
 
     async def on_startup(ctx: Ctx) -> None:
-        ctx["settings"] = settings
         ctx.update(shared)
         started: list[Blueprint] = []
         try:
@@ -87,7 +84,7 @@ def chain_startup(
                 }
             },
         )
-        quiet_arq_job_lines(settings)
+        quiet_arq_job_lines(shared["settings"])
 
     return on_startup
 
@@ -113,6 +110,27 @@ async def _run_shutdown(blueprints: Any, ctx: Ctx) -> None:
                 logger.exception("shutdown hook %s of %s failed", hook.__name__, blueprint.name)
 
 
+def arq_worker_options(settings: Settings, queue_name: str) -> dict[str, Any]:
+    """The arq `Worker` keywords every worker runs with (queue, Redis, limits, serializer).
+
+    The benchmark's bare arq baseline uses the same, so "same settings" stays true.
+    """
+    return {
+        "queue_name": queue_name,
+        "redis_settings": redis_settings_from(settings),
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_timeout": settings.worker_job_timeout,
+        "keep_result": settings.worker_keep_result,
+        "max_tries": settings.worker_max_tries,
+        "timezone": settings.timezone,
+        "job_serializer": job_serializer,
+        "job_deserializer": JobDeserializer(accept_pickle=settings.accept_pickle_jobs),
+        # The shared arq health key is overwritten by every worker; ours is per process.
+        "health_check_interval": 60,
+    }
+
+
 def build_worker_settings(
     class_name: str,
     blueprints: Sequence[Blueprint],
@@ -132,11 +150,12 @@ def build_worker_settings(
     composed = [core_blueprint, *blueprints]
     check_unique_names(composed)
     prepare_for_arq_cli(settings)
-    deserializer = JobDeserializer(accept_pickle=settings.accept_pickle_jobs)
+    options = arq_worker_options(settings, queue_name)
     shared = {
+        "settings": settings,
         "worker_kind": kind or "+".join(b.name for b in blueprints),
         "queue_name": queue_name,
-        "job_deserializer": deserializer,
+        "job_deserializer": options["job_deserializer"],
     }
     attributes: dict[str, Any] = {
         "__doc__": f"arq worker settings for blueprints: {', '.join(b.name for b in composed)}.",
@@ -145,20 +164,9 @@ def build_worker_settings(
         "settings": settings,
         "functions": arq_functions(composed),
         "cron_jobs": [spec.build(settings, instrument) for b in composed for spec in b.cron_jobs],
-        "on_startup": chain_startup(composed, settings, shared),
+        "on_startup": chain_startup(composed, shared),
         "on_shutdown": chain_shutdown(composed),
-        "queue_name": queue_name,
-        "redis_settings": redis_settings_from(settings),
-        "max_jobs": settings.worker_max_jobs,
-        "poll_delay": settings.worker_poll_delay,
-        "job_timeout": settings.worker_job_timeout,
-        "keep_result": settings.worker_keep_result,
-        "max_tries": settings.worker_max_tries,
-        "timezone": settings.timezone,
-        "job_serializer": job_serializer,
-        "job_deserializer": deserializer,
-        # The shared arq health key is overwritten by every worker; ours is per process.
-        "health_check_interval": 60,
+        **options,
     }
     attributes.update(overrides)
     return type(class_name, (), attributes)

@@ -79,13 +79,14 @@ class Heartbeat:
         self.interval = interval
         self.extra = extra
         self.started_at = time.time()
+        self.host = socket.gethostname()
         self._task: asyncio.Task[None] | None = None
         self._sent: dict[str, int] = {}
 
     def record(self) -> dict[str, Any]:
         record = {
             "id": self.worker_id,
-            "host": socket.gethostname(),
+            "host": self.host,
             "pid": os.getpid(),
             "kind": self.kind,
             "queue": self.queue,

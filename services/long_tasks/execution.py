@@ -97,7 +97,6 @@ class Execution:
         self.task: asyncio.Task[None] | None = None
         self.cancel_requested = claimed.cancel_requested
         self.lease_lost = False
-        self.shutting_down = False
         self._in_handler = False
 
     @property
@@ -117,7 +116,6 @@ class Execution:
 
     def shutdown(self) -> None:
         """The worker is stopping: interrupt the handler; the task is released to pending."""
-        self.shutting_down = True
         self._interrupt()
 
     def _interrupt(self) -> None:

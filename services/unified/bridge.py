@@ -26,13 +26,15 @@ from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from services.core.blueprint import Blueprint, Ctx
+from services.core.lua import LuaScript
 from services.core.settings import Settings
 
 logger = logging.getLogger("ai_worker.bridge")
 BATCH = 500
 BRIDGE_INTERVAL_SECONDS = 1.0
 
-MOVE_SCRIPT = """
+MOVE_SCRIPT = LuaScript(
+    """
 local source, target, prefix = KEYS[1], KEYS[2], ARGV[1]
 local batch, offset = tonumber(ARGV[2]), tonumber(ARGV[3])
 local entries = redis.call('ZRANGE', source, offset, offset + batch - 1, 'WITHSCORES')
@@ -53,6 +55,7 @@ for i = 1, #entries, 2 do
 end
 return {moved, busy, #entries / 2}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,11 @@ async def drain_queue(redis: Redis, source: str, target: str) -> DrainResult:
     """
     if source == target:
         raise ValueError(f"--from and --to are the same queue ({source!r})")
-    script = redis.register_script(MOVE_SCRIPT)
     moved = busy = 0
     while True:
         # in-progress jobs stay at the front of the range, so skip past them
-        batch_moved, batch_busy, seen = await script(
-            keys=[source, target], args=[in_progress_key_prefix, BATCH, busy]
+        batch_moved, batch_busy, seen = await MOVE_SCRIPT.run(
+            redis, [source, target], [in_progress_key_prefix, BATCH, busy]
         )
         moved += int(batch_moved)
         busy += int(batch_busy)

@@ -50,21 +50,14 @@ def forwarding_blueprint(owner: Blueprint, queue: str) -> Blueprint:
 
 def legacy_worker_settings(subsystem: str, settings: Settings) -> type:
     """The legacy settings class of `subsystem` ("long_tasks" or "memory") with forwarders."""
-    own, other = (
-        (long_tasks_blueprint, memory_blueprint)
-        if subsystem == "long_tasks"
-        else (memory_blueprint, long_tasks_blueprint)
-    )
-    own_queue, other_queue = (
-        (settings.long_tasks_queue_name, settings.memory_queue_name)
-        if subsystem == "long_tasks"
-        else (settings.memory_queue_name, settings.long_tasks_queue_name)
-    )
+    queues = {"long_tasks": settings.long_tasks_queue_name, "memory": settings.memory_queue_name}
+    blueprints = {"long_tasks": long_tasks_blueprint, "memory": memory_blueprint}
+    (other,) = set(blueprints) - {subsystem}
     return build_worker_settings(
         "WorkerSettings",
-        [own, forwarding_blueprint(other, other_queue)],
+        [blueprints[subsystem], forwarding_blueprint(blueprints[other], queues[other])],
         settings=settings,
-        queue_name=own_queue,
+        queue_name=queues[subsystem],
         kind=subsystem,
         module=__name__,
     )

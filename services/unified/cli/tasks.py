@@ -17,10 +17,6 @@ from services.unified.cli.common import emit, fail, load_settings_or_fail, run_w
 T = TypeVar("T")
 
 
-def as_dict(task: Task) -> dict[str, Any]:
-    return asdict(task)
-
-
 def render_task(data: dict[str, Any]) -> str:
     lines = [
         f"task {data['id']} {data['kind']}: {data['status']} (attempt {data['attempts']}/{data['max_attempts']})"
@@ -81,7 +77,7 @@ def submit(
     except ValueError as error:
         fail(str(error), code=2)
     emit(
-        as_dict(created),
+        asdict(created),
         as_json,
         lambda d: f"submitted task {d['id']} ({d['kind']}), run at {d['run_at']}",
     )
@@ -96,7 +92,7 @@ def show(task_id: int, as_json: bool) -> None:
     found = run_with_db(settings, lambda sessions: api.get_task(task_id, sessions=sessions))
     if found is None:
         fail(f"no long task with id {task_id}")
-    emit(as_dict(found), as_json, render_task)
+    emit(asdict(found), as_json, render_task)
 
 
 @task.command(name="list")
@@ -115,7 +111,7 @@ def list_(status: str | None, kind: str | None, limit: int, offset: int, as_json
         ),
     )
     emit(
-        [as_dict(t) for t in found],
+        [asdict(t) for t in found],
         as_json,
         lambda rows: (
             "\n".join(
@@ -137,7 +133,7 @@ def cancel(task_id: int, as_json: bool) -> None:
     if found is None:
         fail(f"no long task with id {task_id}")
     emit(
-        as_dict(found),
+        asdict(found),
         as_json,
         lambda d: (
             f"task {d['id']}: {d['status']}"
