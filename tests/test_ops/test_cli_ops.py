@@ -131,6 +131,13 @@ def test_every_command_has_help(worker_env: dict[str, str]) -> None:
         ("status",),
         ("enqueue",),
         ("queues", "drain"),
+        ("task", "submit"),
+        ("task", "show"),
+        ("task", "list"),
+        ("task", "cancel"),
+        ("memory", "push"),
+        ("memory", "show"),
+        ("memory", "consensus"),
     ):
         result = ai_worker(*args, "--help", env=worker_env)
         assert result.returncode == 0 and "Usage:" in result.stdout, args
